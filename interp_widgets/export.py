@@ -1,0 +1,162 @@
+"""Self-contained HTML export of a view: the ES module bundle and the widget state inlined.
+
+The page needs no network (a Content-Security-Policy forbids it) and no Python. Binary
+arrays travel as base64 inside a JSON ``<script type="application/json">`` block, with
+``<`` escaped as ``\\u003c`` so that no token text (``</script>``, ``<img onerror=...>``) can
+end the block; the bundle is inlined the same way and loaded through a Blob URL + dynamic
+``import()``. An in-page model (get/set/on/off/save_changes/send) stands in for anywidget:
+hover tooltips and local selection work, interactions that need Python are disabled.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["to_html", "widget_state", "render_html"]
+
+# Widget plumbing that the page does not need.
+_SKIP = {"layout", "tabbable", "tooltip", "comm", "keys", "log"}
+
+
+def _encode(value: Any) -> Any:
+    """JSON-safe copy of a state value: bytes/memoryviews become base64 strings."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def widget_state(widget: Any) -> dict:
+    """The public synced state of a widget, JSON-ready (binary arrays as base64)."""
+    state = widget.get_state()
+    out = {k: _encode(v) for k, v in state.items() if not k.startswith("_") and k not in _SKIP}
+    # A page has no Python behind it: nothing to recompute, nothing in flight.
+    if "interactive" in out:
+        out["interactive"] = False
+    if "busy" in out:
+        out["busy"] = False
+    if "progress" in out:
+        out["progress"] = 0.0
+    return out
+
+
+def _script_json(obj: Any) -> str:
+    """JSON for a <script type="application/json"> block: no '<', '>' or '&' survive."""
+    s = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return (
+        s.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
+
+
+_BOOT = r"""
+const t0 = performance.now();
+const read = (id) => JSON.parse(document.getElementById(id).textContent);
+const state = read("iw-state");
+const code = read("iw-bundle");
+const listeners = new Map();
+const model = {
+  get: (k) => state[k],
+  set: (k, v) => {
+    if (state[k] === v) return;
+    state[k] = v;
+    for (const fn of listeners.get("change:" + k) || []) fn();
+  },
+  on: (ev, fn) => {
+    if (!listeners.has(ev)) listeners.set(ev, new Set());
+    listeners.get(ev).add(fn);
+  },
+  off: (ev, fn) => {
+    if (!ev) listeners.clear();
+    else if (!fn) listeners.delete(ev);
+    else listeners.get(ev)?.delete(fn);
+  },
+  save_changes: () => {},
+  send: () => {},
+  widget_manager: { get_model: () => Promise.reject(new Error("no widget manager in a static page")) },
+};
+const el = document.getElementById("iw-view");
+try {
+  const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+  const mod = await import(url);
+  URL.revokeObjectURL(url);
+  const widget = typeof mod.default === "function" ? await mod.default() : mod.default;
+  await widget.render({ model, el, signal: new AbortController().signal });
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    window.__iw_render_ms = performance.now() - t0;
+    document.documentElement.dataset.iwReady = "1";
+  }));
+} catch (e) {
+  const box = document.createElement("pre");
+  box.className = "iw-error";
+  box.textContent = "interp-widgets: could not render this view: " + (e && e.message ? e.message : e);
+  el.appendChild(box);
+  document.documentElement.dataset.iwReady = "error";
+}
+"""
+
+_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' blob:; style-src 'unsafe-inline'; "
+    "img-src data: blob:; font-src data:; connect-src 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+def render_html(esm: str, state: dict, title: str) -> str:
+    """The page for a bundle (ES module source) and a JSON-ready state."""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<meta name="generator" content="interp-widgets">
+<title>{html.escape(title)}</title>
+<style>
+  html {{ color-scheme: light dark; }}
+  body {{ margin: 0; padding: 16px; background: #ffffff; color: #1f2328;
+         font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }}
+  @media (prefers-color-scheme: dark) {{ body {{ background: #1e1e1e; color: #e6edf3; }} }}
+</style>
+</head>
+<body>
+<div id="iw-view"></div>
+<script type="application/json" id="iw-state">{_script_json(state)}</script>
+<script type="application/json" id="iw-bundle">{_script_json(esm)}</script>
+<script type="module">{_BOOT}</script>
+</body>
+</html>
+"""
+
+
+def _esm_source(widget: Any) -> str:
+    esm = getattr(widget, "_esm", "")
+    esm = str(esm)
+    if "\n" not in esm and esm.endswith(".js") and Path(esm).is_file():
+        esm = Path(esm).read_text(encoding="utf-8")
+    return esm
+
+
+def to_html(widget: Any, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Write one self-contained HTML file of ``widget``; returns the path.
+
+    Works for any view of this package (``TokenHeatmap``, ``AttributionWidget``, ...).
+    """
+    path = Path(path)
+    if title is None:
+        title = getattr(widget, "title", "") or type(widget).__name__
+    page = render_html(_esm_source(widget), widget_state(widget), str(title))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,533 @@
+"""Attribution kernels: which input tokens drove a prediction.
+
+``attribute(model, text, target=..., method=...)`` validates and normalises its arguments,
+then a private function per method computes scores on the input embeddings:
+
+- ``saliency``: L2 norm of the gradient of the target w.r.t. each token's embedding.
+- ``input_x_gradient``: ``sum_d x * dF/dx`` per token (signed).
+- ``integrated_gradients``: ``sum_d (x - x') * integral_0^1 dF/dx(x' + a (x - x')) da``,
+  integrated adaptively until completeness holds (see :func:`_integrated_gradients`).
+- ``occlusion``: ``F(x) - F(x with token i replaced by the baseline token)``.
+
+Only the explained position goes through the LM head, and only input gradients are taken.
+
+>>> import interp_widgets as iw
+>>> model = iw.load_model()                                                # doctest: +SKIP
+>>> a = iw.attribute(model, "The Eiffel Tower is located in the city of",  # doctest: +SKIP
+...                  target=" Paris")
+>>> a.scores.shape, a.delta                                                # doctest: +SKIP
+((10,), array([0.003], dtype=float32))
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from ..model import Model
+from ..results import Attribution, AttributionSource
+
+__all__ = ["attribute", "METHODS", "IGConvergenceWarning", "baseline_embeddings"]
+
+METHODS = ("integrated_gradients", "input_x_gradient", "saliency", "occlusion")
+DEFAULT_CONTINUATION = 8
+_GL_NODES = 6  # Gauss-Legendre nodes per interval
+_INITIAL_INTERVALS = 4
+
+
+class IGConvergenceWarning(UserWarning):
+    """Integrated gradients stopped (evaluation budget spent, or fixed steps) with a
+    completeness error above the tolerance."""
+
+
+@dataclass
+class _Target:
+    read_pos: int  # position whose output is read (the logits predicting read_pos + 1)
+    metric: Callable[[torch.Tensor], torch.Tensor]  # [batch, vocab] (or [batch, pos, d]) -> [batch]
+    label: str
+
+
+# --------------------------------------------------------------------------------------
+# Public entry: validate and normalise
+# --------------------------------------------------------------------------------------
+
+def attribute(
+    model: Model,
+    text: str,
+    target: Any = None,
+    *,
+    method: str = "integrated_gradients",
+    continuation: Union[None, str, int, Sequence[int]] = None,
+    position: Union[None, int, str] = None,
+    score: str = "logit",
+    baseline: Union[str, int, torch.Tensor] = "space",
+    keep_first: Optional[bool] = None,
+    n_steps: Optional[int] = None,
+    tolerance: float = 0.05,
+    atol: float = 0.02,
+    max_evals: int = 1024,
+    internal_batch_size: Optional[int] = None,
+    progress: Union[bool, Callable[[float], None]] = False,
+) -> Attribution:
+    """Attribute a model's prediction to its input tokens.
+
+    Args:
+        model: a :class:`~interp_widgets.Model`.
+        text: the prompt.
+        target: what to explain, read from the logits that predict the token after the
+            explained position:
+
+            - ``None``: the model's own token (the greedy next token, or the continuation
+              token at ``position``);
+            - a token string (exactly one token, e.g. ``" Paris"``) or id: its logit;
+            - a pair ``(a, b)`` of tokens: the logit difference ``a - b``;
+            - a callable ``f(logits[batch, vocab]) -> [batch]`` (encoders: ``f(hidden[batch,
+              pos, d_model]) -> [batch]``);
+            - a list of the above: one row of scores per target.
+        method: ``"integrated_gradients"`` (default), ``"input_x_gradient"``, ``"saliency"``
+            or ``"occlusion"``.
+        continuation: tokens that follow the prompt: a string, a list of ids, or an int
+            ``n`` for the model's ``n`` greedy tokens. With ``target=None`` and no
+            continuation, the model's 8 greedy tokens are generated (so a view can offer
+            them as targets) and the first is explained.
+        position: which continuation token to explain (0-based index into the continuation,
+            negative allowed), or ``"all"`` for one row per continuation token. Default 0.
+            Without a continuation the next token after the prompt is explained.
+        score: ``"logit"`` (default) or ``"logprob"`` for token targets.
+        baseline: integrated gradients' (and occlusion's) reference input: ``"space"``
+            (default: the embedding of the space token, or pad/EOS if the tokenizer has no
+            single-token space), ``"zero"`` (all-zero embeddings), a token id, or a tensor of
+            embeddings ``[pos, d_model]``.
+        keep_first: hold the first token at its real embedding along the IG path (default:
+            True unless ``baseline="zero"`` or a tensor). The first token of a causal LM is
+            its attention sink; moving it makes the path cross sharp transitions (measured on
+            SmolLM2 in ``benchmarks/ig_baselines.py``). Its attribution is then 0 by
+            construction: scores say how the *other* tokens moved the target, given the
+            first.
+        n_steps: fixed number of gradient evaluations (composite Gauss-Legendre, no
+            refinement). Default ``None``: adaptive.
+        tolerance: IG's completeness tolerance, relative to ``|F(x) - F(baseline)|``.
+        atol: absolute floor added to the tolerance.
+        max_evals: IG's budget of model evaluations; past it, a warning gives the error.
+        internal_batch_size: sequences per forward/backward (bounds memory). Default: as many
+            as fit in 4,096 tokens, at most 16.
+        progress: ``True`` for a tqdm bar, or a callable receiving a fraction in [0, 1].
+
+    Returns:
+        :class:`~interp_widgets.Attribution` (``scores`` is ``[tokens]`` for one target,
+        ``[targets, tokens]`` for several).
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be an interp_widgets.Model (see iw.load_model), got {type(model).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if score not in ("logit", "logprob"):
+        raise ValueError(f"score must be 'logit' or 'logprob', got {score!r}")
+    if not (tolerance > 0 and atol >= 0):
+        raise ValueError("tolerance must be > 0 and atol >= 0")
+    if n_steps is not None and (not isinstance(n_steps, int) or n_steps < 1):
+        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+
+    prompt_ids = model.to_tokens(text)[0]
+    cont_ids = _continuation_ids(model, prompt_ids, continuation, generate=target is None)
+    ids = torch.cat([prompt_ids, torch.tensor(cont_ids, dtype=torch.long, device=prompt_ids.device)])
+    if model.n_ctx is not None and len(ids) > model.n_ctx:
+        raise ValueError(f"prompt + continuation is {len(ids)} tokens, longer than the context of {model.n_ctx}")
+    n_prompt = len(prompt_ids)
+    targets = _targets(model, ids, n_prompt, cont_ids, target, position, score)
+
+    if keep_first is None:
+        keep_first = isinstance(baseline, (int, str)) and baseline != "zero"
+    kwargs = dict(baseline=baseline, keep_first=keep_first, n_steps=n_steps, tolerance=tolerance,
+                  atol=atol, max_evals=max_evals, internal_batch_size=internal_batch_size)
+    result = _run(model, ids, targets, method, progress, **kwargs)
+    result.tokens = model.to_str_tokens(ids)
+    result.prompt_len = n_prompt
+    result.target = result.target[0] if len(targets) == 1 else result.target
+
+    def recompute(target_position: int, method: str = method, progress=None) -> Attribution:
+        """Explain the token at ``target_position`` of these tokens (a continuation token),
+        or the same target again with another method."""
+        if cont_ids and n_prompt <= target_position < len(ids):
+            return attribute(model, text, None, method=method, continuation=list(cont_ids),
+                             position=target_position - n_prompt, score=score, progress=progress or False,
+                             **kwargs)
+        return attribute(model, text, target, method=method, continuation=list(cont_ids) or None,
+                         position=position, score=score, progress=progress or False, **kwargs)
+
+    result._source = AttributionSource(recompute=recompute, methods=METHODS)
+    return result
+
+
+def _continuation_ids(model: Model, prompt_ids, continuation, generate: bool) -> list[int]:
+    if continuation is None:
+        if generate and model.is_causal:
+            continuation = DEFAULT_CONTINUATION
+        else:
+            return []
+    if isinstance(continuation, bool):
+        raise TypeError("continuation must be a string, a list of token ids or an int")
+    if isinstance(continuation, int):
+        if continuation < 1:
+            raise ValueError(f"continuation must ask for at least one token, got {continuation}")
+        ids = model.generate_greedy(prompt_ids[None], continuation)
+        if not ids:
+            raise ValueError("the model generated no continuation (it ended the text at once)")
+        return ids
+    if isinstance(continuation, str):
+        if not continuation:
+            raise ValueError("the continuation is an empty string")
+        return model.tokenizer(continuation, add_special_tokens=False).input_ids
+    ids = [int(i) for i in continuation]
+    for i in ids:
+        model.token_id(i)  # range check
+    return ids
+
+
+def _token_metric(tok: int, score: str):
+    if score == "logprob":
+        return lambda logits: torch.log_softmax(logits.float(), -1)[:, tok]
+    return lambda logits: logits[:, tok]
+
+
+def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_Target]:
+    """Normalise (target, position) into a list of (read position, metric, label)."""
+    if cont_ids:
+        if position is None:
+            positions = [0]
+        elif position == "all":
+            positions = list(range(len(cont_ids)))
+        elif isinstance(position, int) and not isinstance(position, bool):
+            if not -len(cont_ids) <= position < len(cont_ids):
+                raise ValueError(f"position {position} is out of range: the continuation has {len(cont_ids)} tokens")
+            positions = [position % len(cont_ids)]
+        else:
+            raise ValueError(f"position must be an int index into the continuation or 'all', got {position!r}")
+        read = [n_prompt + p - 1 for p in positions]
+    else:
+        if position not in (None, "all", -1):
+            raise ValueError("position needs a continuation: it indexes the continuation's tokens")
+        read = [n_prompt - 1]
+
+    if not model.is_causal:
+        if not callable(target):
+            raise ValueError(f"{model.name} is an encoder: give target= a callable on its final "
+                             "hidden states [batch, pos, d_model] -> [batch]")
+        return [_Target(-1, target, getattr(target, "__name__", "metric"))]
+
+    out = []
+    for r in read:
+        if target is None:
+            tok = int(ids[r + 1])
+            out.append(_Target(r, _token_metric(tok, score), repr(model.to_str_tokens([tok])[0])))
+            continue
+        for t in (target if isinstance(target, list) else [target]):
+            out.append(_single_target(model, r, t, score))
+    return out
+
+
+def _single_target(model, read_pos, t, score) -> _Target:
+    if callable(t):
+        return _Target(read_pos, t, getattr(t, "__name__", "metric"))
+    if isinstance(t, tuple):
+        if len(t) != 2:
+            raise ValueError(f"a logit-difference target is a pair (a, b) of tokens, got {t!r}")
+        a, b = (model.token_id(x) for x in t)
+        la, lb = (repr(model.to_str_tokens([x])[0]) for x in (a, b))
+        if score == "logprob":
+            return _Target(read_pos, lambda lg: (lambda lp: lp[:, a] - lp[:, b])(torch.log_softmax(lg.float(), -1)), f"{la} − {lb}")
+        return _Target(read_pos, lambda lg: lg[:, a] - lg[:, b], f"{la} − {lb}")
+    tok = model.token_id(t)
+    return _Target(read_pos, _token_metric(tok, score), repr(model.to_str_tokens([tok])[0]))
+
+
+# --------------------------------------------------------------------------------------
+# Shared machinery
+# --------------------------------------------------------------------------------------
+
+def baseline_embeddings(model: Model, ids: torch.Tensor, baseline, keep_first: bool) -> torch.Tensor:
+    """The baseline input embeddings ``[pos, d_model]`` for ``ids``."""
+    emb = model.embed(ids[None])[0].detach()
+    if torch.is_tensor(baseline):
+        base = baseline.to(emb.device, emb.dtype)
+        if base.shape != emb.shape:
+            raise ValueError(f"a baseline tensor must have shape {tuple(emb.shape)}, got {tuple(base.shape)}")
+        base = base.clone()
+    elif baseline == "zero":
+        base = torch.zeros_like(emb)
+    else:
+        tok = _space_token(model) if baseline == "space" else model.token_id(baseline) if isinstance(baseline, int) else None
+        if tok is None:
+            raise ValueError(f"baseline must be 'space', 'zero', a token id or a tensor, got {baseline!r}")
+        base = model.embed(torch.tensor([tok], device=ids.device))[0].detach().expand_as(emb).clone()
+    if keep_first:
+        base[0] = emb[0]
+    return base
+
+
+def _space_token(model: Model) -> int:
+    tok = model.tokenizer
+    ids = tok(" ", add_special_tokens=False).input_ids
+    if len(ids) == 1:
+        return int(ids[0])
+    for cand in (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id):
+        if cand is not None:
+            return int(cand)
+    return 0
+
+
+class _Evaluator:
+    """F(embeddings) for one target, batched; counts evaluations."""
+
+    def __init__(self, model: Model, target: _Target, batch: int, progress):
+        self.model, self.target, self.batch = model, target, batch
+        self.n_evals = 0
+        self.progress = progress
+
+    def _metric(self, embeds: torch.Tensor) -> torch.Tensor:
+        hidden = self.model.forward_hidden(inputs_embeds=embeds)
+        if not self.model.is_causal:
+            out = self.target.metric(hidden)
+        else:
+            logits = self.model.logits_from_hidden(hidden[:, self.target.read_pos])
+            out = self.target.metric(logits)
+        if not torch.is_tensor(out) or out.shape != (embeds.shape[0],):
+            raise ValueError(f"the target metric must return one number per sequence (shape [{embeds.shape[0]}]), "
+                             f"got {getattr(out, 'shape', type(out))}")
+        return out
+
+    def values(self, embeds: torch.Tensor) -> torch.Tensor:
+        """F for each row of ``embeds`` ``[n, pos, d]`` (forward only) -> ``[n]`` float64."""
+        outs = []
+        with torch.no_grad():
+            for chunk in embeds.split(self.batch):
+                outs.append(self._metric(chunk).double())
+                self._tick(len(chunk))
+        return torch.cat(outs)
+
+    def gradient(self, x: torch.Tensor):
+        x = x[None].clone().requires_grad_(True)
+        with torch.enable_grad():
+            out = self._metric(x)
+            (g,) = torch.autograd.grad(out.sum(), x)
+        self._tick(1)
+        return g[0], out.detach().double()
+
+    def _tick(self, n: int):
+        self.n_evals += n
+        if self.progress is not None:
+            self.progress(n)
+
+
+def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, n_steps, tolerance,
+         atol, max_evals, internal_batch_size) -> Attribution:
+    n_tokens = len(ids)
+    rows, deltas, fx, fb, evals = [], [], [], [], 0
+    bar = _Progress(progress, total=len(targets))
+    info: dict = {}
+    for ti, t in enumerate(targets):
+        n_in = n_tokens if t.read_pos < 0 else t.read_pos + 1  # later tokens cannot matter (causal)
+        sub = ids[:n_in]
+        batch = internal_batch_size or max(1, min(16, 4096 // n_in))
+        ev = _Evaluator(model, t, batch, bar.tick_fn(ti))
+        x = model.embed(sub[None])[0].detach()
+        row = np.zeros(n_tokens, dtype=np.float32)
+        if method == "saliency":
+            g, f = ev.gradient(x)
+            row[:n_in] = g.norm(dim=-1).float().cpu().numpy()
+            fx.append(float(f[0]))
+        elif method == "input_x_gradient":
+            g, f = ev.gradient(x)
+            row[:n_in] = (g * x).sum(-1).float().cpu().numpy()
+            fx.append(float(f[0]))
+        elif method == "occlusion":
+            x0 = baseline_embeddings(model, sub, baseline, keep_first=False)
+            variants = x[None].repeat(n_in + 1, 1, 1)
+            idx = torch.arange(n_in, device=x.device)
+            variants[idx + 1, idx] = x0[idx]
+            f = ev.values(variants)
+            row[:n_in] = (f[0] - f[1:]).float().cpu().numpy()
+            fx.append(float(f[0]))
+            info["baseline"] = _describe_baseline(model, baseline, False)
+        else:
+            x0 = baseline_embeddings(model, sub, baseline, keep_first)
+            scores, delta, f_x, f_b, ig_info = _integrated_gradients(
+                ev, x0, x, n_steps=n_steps, tolerance=tolerance, atol=atol, max_evals=max_evals)
+            row[:n_in] = scores
+            deltas.append(delta)
+            fx.append(f_x)
+            fb.append(f_b)
+            info.update(ig_info)
+            info["baseline"] = _describe_baseline(model, baseline, keep_first)
+        rows.append(row)
+        evals += ev.n_evals
+    bar.close()
+    scores = np.stack(rows) if len(rows) > 1 else rows[0]
+    ig = method == "integrated_gradients"
+    return Attribution(
+        tokens=[""] * n_tokens,  # filled by the caller
+        scores=scores,
+        target=[t.label for t in targets],
+        method=method,
+        delta=np.array(deltas, dtype=np.float64) if ig else None,
+        n_evals=evals,
+        target_positions=[t.read_pos + 1 if t.read_pos >= 0 else n_tokens for t in targets],
+        target_value=np.array(fx),
+        baseline_value=np.array(fb) if ig else None,
+        info=info,
+    )
+
+
+def _describe_baseline(model, baseline, keep_first) -> str:
+    if torch.is_tensor(baseline):
+        desc = "user tensor"
+    elif baseline == "space":
+        desc = f"space token (id {_space_token(model)})"
+    else:
+        desc = str(baseline)
+    return desc + (", first token kept" if keep_first else "")
+
+
+# --------------------------------------------------------------------------------------
+# Integrated gradients, adaptive
+# --------------------------------------------------------------------------------------
+
+def _gauss_legendre(m: int):
+    t, w = np.polynomial.legendre.leggauss(m)
+    return torch.tensor((t + 1) / 2, dtype=torch.float64), torch.tensor(w / 2, dtype=torch.float64)
+
+
+def _integrated_gradients(ev: _Evaluator, x0, x, *, n_steps, tolerance, atol, max_evals):
+    """Integrate ``d . grad F`` along the straight path from ``x0`` to ``x``.
+
+    The path [0, 1] is split into intervals, each integrated with Gauss-Legendre. Each
+    interval [a, b] has its own completeness check: its quadrature (the sum of its
+    attributions) must match the forward difference F(b) - F(a), which costs forwards only.
+    Intervals whose check fails worst are bisected until the summed absolute interval error
+    is within ``tolerance * |F(x) - F(x0)| + atol`` or ``max_evals`` is spent. Because the
+    total completeness error is the sum of the interval errors, it is bounded by that sum.
+
+    Returns per-token scores (numpy), delta, F(x), F(x0) and facts for ``info``.
+    """
+    d = x - x0
+    t_nodes, t_w = _gauss_legendre(_GL_NODES)
+    dev = x.device
+
+    def integrate(intervals):
+        """Quadrature of each interval (per-token sums), all nodes in one batched stream."""
+        alphas = torch.cat([a + (b - a) * t_nodes for a, b in intervals]).to(dev)
+        weights = torch.cat([(b - a) * t_w for a, b in intervals]).to(dev)
+        contrib = _per_node(ev, x0, d, alphas, weights)  # [n_nodes, pos]
+        return list(contrib.view(len(intervals), _GL_NODES, -1).sum(1))
+
+    if n_steps is not None:
+        n_int = max(1, math.ceil(n_steps / _GL_NODES))
+        edges = [i / n_int for i in range(n_int + 1)]
+    else:
+        edges = [i / _INITIAL_INTERVALS for i in range(_INITIAL_INTERVALS + 1)]
+    intervals = list(zip(edges[:-1], edges[1:]))
+    f_edges = ev.values(_path(x0, d, torch.tensor(edges, dtype=torch.float64, device=dev)))
+    f_at = dict(zip(edges, f_edges.tolist()))
+    quad = dict(zip(intervals, integrate(intervals)))
+    f_b, f_x = f_at[0.0], f_at[1.0]
+    tol = tolerance * abs(f_x - f_b) + atol
+
+    def err(iv):
+        return float(quad[iv].sum()) - (f_at[iv[1]] - f_at[iv[0]])
+
+    budget_hit = False
+    while n_steps is None:
+        errs = {iv: abs(err(iv)) for iv in quad}
+        total = sum(errs.values())
+        if total <= tol:
+            break
+        cost_per_split = 2 * _GL_NODES + 1
+        if ev.n_evals + cost_per_split > max_evals:
+            budget_hit = True
+            break
+        # split the fewest worst intervals whose errors, once split (the error of a smooth
+        # interval drops ~2^(2m) when halved), bring the total under the tolerance
+        worst = [iv for iv in sorted(errs, key=errs.get, reverse=True) if iv[1] - iv[0] > 1e-9]
+        if not worst:
+            break
+        share, excess = [], total - tol
+        for iv in worst:
+            share.append(iv)
+            excess -= errs[iv]
+            if excess <= 0:
+                break
+        room = (max_evals - ev.n_evals) // cost_per_split
+        share = share[: max(1, room)]
+        mids = [(a + b) / 2 for a, b in share]
+        f_mid = ev.values(_path(x0, d, torch.tensor(mids, dtype=torch.float64, device=dev)))
+        halves = []
+        for (a, b), m, fm in zip(share, mids, f_mid.tolist()):
+            f_at[m] = fm
+            del quad[(a, b)]
+            halves += [(a, m), (m, b)]
+        quad.update(zip(halves, integrate(halves)))
+
+    scores = torch.stack(list(quad.values())).sum(0)
+    delta = float(scores.sum()) - (f_x - f_b)
+    err_bound = sum(abs(err(iv)) for iv in quad)
+    if abs(delta) > tol:
+        why = "the evaluation budget (max_evals) was spent" if budget_hit else f"n_steps={n_steps} was fixed"
+        warnings.warn(
+            f"integrated gradients did not converge: the attributions sum to {float(scores.sum()):.4g} but "
+            f"F(x) - F(baseline) = {f_x - f_b:.4g} (completeness error {delta:.3g}, tolerance {tol:.3g}); "
+            f"{why}. Raise max_evals, or try another baseline.", IGConvergenceWarning, stacklevel=4)
+    info = {"intervals": len(quad), "tolerance": tol, "error_bound": err_bound,
+            "min_interval": min(b - a for a, b in quad)}
+    return scores.float().cpu().numpy(), delta, f_x, f_b, info
+
+
+def _path(x0, d, alphas):
+    return x0[None] + alphas.to(d.dtype)[:, None, None] * d[None]
+
+
+def _per_node(ev: _Evaluator, x0, d, alphas, weights) -> torch.Tensor:
+    """Weighted ``d . grad F`` per node and token: ``[n_nodes, pos]`` float64."""
+    out = []
+    for a, w in zip(alphas.split(ev.batch), weights.split(ev.batch)):
+        x = _path(x0, d, a).requires_grad_(True)
+        with torch.enable_grad():
+            f = ev._metric(x)
+            (g,) = torch.autograd.grad(f.sum(), x)
+        out.append((g * d[None]).sum(-1).double() * w[:, None].to(torch.float64))
+        ev._tick(len(a))
+    return torch.cat(out)
+
+
+class _Progress:
+    """tqdm bar or a fraction callback; counts evaluations across targets."""
+
+    def __init__(self, progress, total: int):
+        self.cb = progress if callable(progress) else None
+        self.bar = None
+        if progress is True:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(desc="attribution", unit="eval")
+        self.total_targets = total
+        self.done = 0
+
+    def tick_fn(self, target_index: int):
+        def tick(n):
+            self.done += n
+            if self.bar is not None:
+                self.bar.update(n)
+            if self.cb is not None:
+                # evaluations are open-ended (adaptive); report a saturating fraction per target
+                per = 1 - math.exp(-self.done / (64.0 * self.total_targets))
+                self.cb(min(0.99, (target_index + per) / self.total_targets))
+        return tick
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        if self.cb is not None:
+            self.cb(1.0)

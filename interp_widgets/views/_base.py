@@ -1,0 +1,124 @@
+"""Shared plumbing of the anywidget views: binary array traits, bundle paths, export.
+
+Arrays cross to JavaScript as raw little-endian ``float32`` bytes plus their shape:
+``{"view": memoryview, "dtype": "float32", "shape": [rows, n]}``. anywidget/ipywidgets send
+memoryviews as binary buffers (no JSON lists of floats); the JS codec reads them with typed
+arrays without copying.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import numpy as np
+import traitlets
+
+__all__ = ["BaseWidget", "array_to_json", "array_from_json", "bundle", "STATIC"]
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Array-likes (numpy, torch tensors, lists) as a numpy array, without importing torch."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
+        x = x.detach().cpu()
+        if str(getattr(x, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
+            x = x.float()
+        x = x.numpy()
+    return np.asarray(x)
+
+
+def array_to_json(value: Any, widget: Any = None) -> dict | None:
+    """Serialise an array trait as raw little-endian bytes + dtype + shape.
+
+    ``float64`` (and other floats) become ``float32``, ``int64`` becomes ``int32``; ``uint8``
+    and ``uint16`` (quantised data) pass through.
+    """
+    if value is None:
+        return None
+    a = to_numpy(value)
+    if a.dtype.kind == "u" and a.dtype.itemsize <= 2:
+        target = f"<u{a.dtype.itemsize}"
+    elif a.dtype.kind in "iu":
+        target = "<i4"
+    else:
+        target = "<f4"
+    a = np.ascontiguousarray(a, dtype=target)
+    return {
+        "view": memoryview(a.reshape(-1)).cast("B"),
+        "dtype": a.dtype.name,
+        "shape": [int(s) for s in a.shape],
+    }
+
+
+def array_from_json(value: Any, widget: Any = None) -> np.ndarray | None:
+    """Inverse of :func:`array_to_json` (bytes, memoryview or base64 string)."""
+    if value is None:
+        return None
+    view = value["view"]
+    if isinstance(view, str):
+        import base64
+
+        view = base64.b64decode(view)
+    dtype = np.dtype(value.get("dtype", "float32")).newbyteorder("<")
+    return np.frombuffer(bytes(view), dtype=dtype).reshape(value["shape"])
+
+
+array_serialization = {"to_json": array_to_json, "from_json": array_from_json}
+
+
+def bundle(name: str) -> Path | str:
+    """The built ES module of a view, or a module that explains how to build it."""
+    path = STATIC / f"{name}.js"
+    if path.is_file():
+        return path
+    msg = (
+        f"interp-widgets: the JavaScript bundle {name}.js is not built. "
+        "Run `npm --prefix js install && npm --prefix js run build` (or `pip install -e .`)."
+    )
+    return (
+        "export default { render({ el }) { const d = document.createElement('pre');"
+        f" d.className = 'iw-error'; d.textContent = {msg!r}; el.appendChild(d);"
+        " return () => d.remove(); } };"
+    )
+
+
+class BaseWidget(anywidget.AnyWidget):
+    """Base of the interp-widgets views: the ``theme`` trait and ``to_html`` export."""
+
+    theme = traitlets.Enum(("auto", "light", "dark"), default_value="auto").tag(sync=True)
+
+    def to_html(self, path: str | os.PathLike, title: str | None = None) -> Path:
+        """Write one self-contained HTML file of this view (bundle and data inlined).
+
+        The file needs no network and no Python: interactions that need Python are
+        disabled, hover tooltips still work, and the theme follows the reader's
+        ``prefers-color-scheme``. Returns the path written.
+        """
+        from ..export import to_html
+
+        return to_html(self, path, title=title)
+
+
+def check_finite(a: np.ndarray, what: str = "values") -> None:
+    """Raise ValueError naming how many entries are NaN/inf and where the first is."""
+    bad = ~np.isfinite(a)
+    if bad.any():
+        n = int(bad.sum())
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        if len(first) == 1:
+            where = f"token {first[0]}"
+        elif len(first) == 2:
+            where = f"row {first[0]}, token {first[1]}"
+        else:
+            where = f"index {first}"
+        raise ValueError(
+            f"{what} contain {n} non-finite entr{'y' if n == 1 else 'ies'} (NaN or inf); "
+            f"the first is at {where} ({float(a[first])})"
+        )
+    if a.dtype.kind == "f" and a.dtype.itemsize > 4 and a.size:
+        big = float(np.abs(a).max())
+        if big > float(np.finfo(np.float32).max):
+            raise ValueError(f"{what} exceed the float32 range (max |value| {big:.3g})")

@@ -1,0 +1,140 @@
+"""TokenHeatmap: tokens coloured by one or several rows of values (the generic view).
+
+JavaScript: ``js/src/views/token_heatmap.ts`` (same trait names).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import traitlets
+
+from ._base import BaseWidget, array_serialization, bundle, check_finite, to_numpy
+
+__all__ = ["TokenHeatmap"]
+
+
+def _as_values(values: Any) -> np.ndarray:
+    a = to_numpy(values)
+    if a.dtype.kind not in "fiub":
+        raise ValueError(f"values must be numeric, got dtype {a.dtype}")
+    if a.ndim == 0:
+        raise ValueError("values must be a 1-D [tokens] or 2-D [rows, tokens] array, got a scalar")
+    if a.ndim > 2:
+        raise ValueError(
+            f"values must be a 1-D [tokens] or 2-D [rows, tokens] array, got {a.ndim} dims "
+            f"with shape {tuple(a.shape)}"
+        )
+    a = np.asarray(a, dtype=np.float64)
+    check_finite(a, "values")
+    return a.reshape(1, -1).astype(np.float32) if a.ndim == 1 else a.astype(np.float32)
+
+
+def _as_tokens(tokens: Any) -> list[str]:
+    if isinstance(tokens, str):
+        raise ValueError("tokens must be a list of strings (the tokenizer's split), not one string")
+    toks = list(tokens)
+    if not toks:
+        raise ValueError("tokens is empty: there is nothing to show")
+    bad = [i for i, t in enumerate(toks) if not isinstance(t, str)]
+    if bad:
+        raise ValueError(f"tokens must be strings; token {bad[0]} is {type(toks[bad[0]]).__name__}")
+    return toks
+
+
+class TokenHeatmap(BaseWidget):
+    """Tokens coloured by values: one row (``[tokens]``) or several (``[rows, tokens]``).
+
+    >>> w = TokenHeatmap(["The", " cat", " sat"], [0.1, -0.5, 0.9], title="demo")
+    >>> w.get_state()["values"]["shape"]
+    [1, 3]
+
+    Args:
+        tokens: strings exactly as the tokenizer split the text.
+        values: ``[tokens]`` or ``[rows, tokens]`` finite numbers (numpy, torch or lists).
+        row_labels: one label per row.
+        scale: ``"auto"`` (diverging when any value is negative), ``"diverging"`` or
+            ``"sequential"``.
+        value_range: ``(lo, hi)`` fixing the colour domain; default from the data.
+        title: shown above the tokens.
+        theme: ``"auto"`` (follow the host), ``"light"`` or ``"dark"``.
+
+    ``selected_token`` follows clicks in the view (-1 when none); observe it with
+    ``w.observe(callback, "selected_token")``.
+    """
+
+    _esm = bundle("token_heatmap")
+
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    values = traitlets.Instance(np.ndarray, allow_none=True).tag(sync=True, **array_serialization)
+    row_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    scale = traitlets.Enum(("auto", "diverging", "sequential"), default_value="auto").tag(sync=True)
+    value_range = traitlets.List(traitlets.Float(), allow_none=True, default_value=None,
+                                 minlen=2, maxlen=2).tag(sync=True)
+    title = traitlets.Unicode("").tag(sync=True)
+    selected_token = traitlets.Int(-1).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        values: Any,
+        *,
+        row_labels: Optional[Sequence[str]] = None,
+        scale: str = "auto",
+        value_range: Optional[Sequence[float]] = None,
+        title: str = "",
+        theme: str = "auto",
+    ) -> None:
+        toks, vals, labels = self._check(tokens, values, row_labels)
+        super().__init__(
+            tokens=toks,
+            values=vals,
+            row_labels=labels,
+            scale=scale,
+            value_range=self._check_range(value_range),
+            title=title,
+            theme=theme,
+        )
+
+    @staticmethod
+    def _check(tokens: Any, values: Any, row_labels: Any) -> tuple[list[str], np.ndarray, list[str]]:
+        toks = _as_tokens(tokens)
+        vals = _as_values(values)
+        if vals.shape[-1] != len(toks):
+            raise ValueError(
+                f"{len(toks)} tokens but values have {vals.shape[-1]} columns "
+                f"(shape {tuple(vals.shape)}); values must be [tokens] or [rows, tokens]"
+            )
+        labels = [] if row_labels is None else [str(x) for x in row_labels]
+        if labels and len(labels) != vals.shape[0]:
+            raise ValueError(f"{len(labels)} row_labels for {vals.shape[0]} rows of values")
+        return toks, vals, labels
+
+    @staticmethod
+    def _check_range(value_range: Any) -> Optional[list[float]]:
+        if value_range is None:
+            return None
+        r = [float(x) for x in value_range]
+        if len(r) != 2 or not all(np.isfinite(r)) or not r[0] < r[1]:
+            raise ValueError(f"value_range must be two finite numbers lo < hi, got {value_range!r}")
+        return r
+
+    def update(self, tokens: Any = None, values: Any = None, row_labels: Any = None) -> "TokenHeatmap":
+        """Replace tokens and/or values (checked together) in one message to the view."""
+        vals = self.values if values is None else _as_values(values)
+        if row_labels is None and len(self.row_labels) == vals.shape[0]:
+            row_labels = self.row_labels
+        toks, vals, labels = self._check(self.tokens if tokens is None else tokens, vals, row_labels)
+        with self.hold_sync():
+            self.tokens, self.values, self.row_labels = toks, vals, labels
+        return self
+
+    @traitlets.validate("values")
+    def _validate_values(self, proposal: Any) -> np.ndarray:
+        return _as_values(proposal["value"])
+
+    @traitlets.validate("value_range")
+    def _validate_range(self, proposal: Any) -> Optional[list[float]]:
+        return self._check_range(proposal["value"])

@@ -1,0 +1,327 @@
+/**
+ * AttributionWidget: input tokens coloured by their attribution to a target token.
+ * Clicking a continuation token asks Python (through `target_position`) to explain that
+ * token instead; the method selector does the same through `method`.
+ * Python: interp_widgets/views/attribution.py (same trait names).
+ */
+import type { RenderProps } from "@anywidget/types";
+import { asMatrix, decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
+import { createErrorBox } from "../lib/error";
+import { formatShort } from "../lib/format";
+import { renderLegend } from "../lib/legend";
+import { createProgress } from "../lib/progress";
+import { chooseKind, domainOf, makeScale } from "../lib/scale";
+import { coalesce } from "../lib/schedule";
+import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { renderTokens, tokenFromEvent } from "../lib/tokens";
+import { attachTooltip } from "../lib/tooltip";
+
+export interface AttributionModel {
+  tokens: string[];
+  scores: ArrayPayload | null;
+  row_labels: string[];
+  prompt_len: number;
+  target_position: number;
+  target_positions: number[];
+  target_label: string;
+  method: string;
+  methods: string[];
+  delta: number | number[] | null;
+  n_evals: number;
+  busy: boolean;
+  progress: number;
+  error: string;
+  interactive: boolean;
+  theme: ThemeOption;
+}
+
+const DATA_TRAITS = [
+  "tokens",
+  "scores",
+  "row_labels",
+  "prompt_len",
+  "target_position",
+  "target_positions",
+  "target_label",
+  "method",
+  "methods",
+  "delta",
+  "n_evals",
+  "interactive",
+  "theme",
+] as const;
+
+const METHOD_NAMES: Record<string, string> = {
+  integrated_gradients: "integrated gradients",
+  input_x_gradient: "input × gradient",
+  saliency: "saliency",
+  occlusion: "occlusion",
+};
+
+function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el">): () => void {
+  const root = createRoot(el, "iw-attribution");
+  const header = document.createElement("div");
+  header.className = "iw-header";
+  const select = document.createElement("select");
+  select.className = "iw-method";
+  select.setAttribute("aria-label", "attribution method");
+  const rowSelect = document.createElement("select");
+  rowSelect.className = "iw-row-select";
+  rowSelect.setAttribute("aria-label", "target");
+  const summary = document.createElement("div");
+  summary.className = "iw-summary";
+  const legendSlot = document.createElement("div");
+  const progress = createProgress();
+  const dataError = createErrorBox();
+  const traitError = createErrorBox();
+  const body = document.createElement("div");
+  body.className = "iw-body";
+  const tokensEl = document.createElement("div");
+  tokensEl.className = "iw-tokens";
+  body.appendChild(tokensEl);
+  const hint = document.createElement("div");
+  hint.className = "iw-hint";
+  header.append(select, rowSelect, summary, legendSlot);
+  root.append(header, progress.el, traitError.el, dataError.el, body, hint);
+
+  let row = 0; // which target (row of scores) is shown; local to this view
+  let nRows = 1;
+  let rowData: ArrayLike<number> | null = null;
+  let rowOffset = 0;
+
+  const currentTarget = (): number => {
+    const tps = model.get("target_positions") ?? [];
+    if (nRows > 1 && typeof tps[row] === "number") return tps[row];
+    const tp = model.get("target_position");
+    return typeof tp === "number" ? tp : -1;
+  };
+
+  const addPair = (k: string, v: string) => {
+    const wrap = document.createElement("span");
+    const ks = document.createElement("span");
+    ks.className = "iw-k";
+    ks.textContent = k;
+    const vs = document.createElement("span");
+    vs.className = "iw-v";
+    vs.textContent = v;
+    wrap.append(ks, vs);
+    summary.appendChild(wrap);
+  };
+
+  const draw = () => {
+    const theme = (model.get("theme") || "auto") as ThemeOption;
+    root.dataset.iwTheme = theme;
+    const tokens = model.get("tokens") ?? [];
+    const promptLen = Number(model.get("prompt_len") ?? tokens.length);
+    const method = model.get("method") ?? "";
+    const methods = model.get("methods") ?? [];
+    const interactive = !!model.get("interactive");
+    const labels = model.get("row_labels") ?? [];
+    root.dataset.method = method;
+    root.dataset.targetPosition = String(model.get("target_position"));
+    root.dataset.interactive = String(interactive);
+
+    // Method selector: only useful when Python can recompute.
+    select.replaceChildren();
+    const opts = methods.length ? methods : method ? [method] : [];
+    for (const m of opts) {
+      const o = document.createElement("option");
+      o.value = m;
+      o.textContent = METHOD_NAMES[m] ?? m;
+      select.appendChild(o);
+    }
+    select.value = method;
+    select.hidden = !interactive || opts.length < 2;
+    select.disabled = !interactive || !!model.get("busy");
+
+    // Data.
+    const problems: string[] = [];
+    let matrix: { rows: number; cols: number; data: ArrayLike<number> } | null = null;
+    try {
+      const arr = decodeArray(model.get("scores"));
+      if (arr) matrix = asMatrix(arr);
+    } catch (e) {
+      problems.push(`scores could not be read: ${(e as Error).message}`);
+    }
+    if (tokens.length === 0) problems.push("no tokens to show");
+    if (matrix && matrix.cols !== tokens.length) {
+      problems.push(`${tokens.length} tokens but scores have ${matrix.cols} columns`);
+      matrix = null;
+    }
+    if (matrix) {
+      const bad = firstNonFinite(matrix.data);
+      if (bad) {
+        problems.push(`${bad.count} non-finite score(s) (NaN/inf); first at token ${bad.index % matrix.cols}`);
+        matrix = null;
+      }
+    }
+    dataError.set(problems.length ? `Cannot colour this attribution: ${problems.join("; ")}.` : "");
+
+    nRows = matrix ? matrix.rows : 1;
+    if (row >= nRows) row = 0;
+    rowSelect.replaceChildren();
+    for (let r = 0; r < nRows; r++) {
+      const o = document.createElement("option");
+      o.value = String(r);
+      o.textContent = labels[r] ?? `target ${r}`;
+      rowSelect.appendChild(o);
+    }
+    rowSelect.value = String(row);
+    rowSelect.hidden = nRows < 2;
+
+    const target = currentTarget();
+    const targetLabel = nRows > 1 ? labels[row] ?? model.get("target_label") : model.get("target_label") || labels[0] || "";
+    root.dataset.shownTarget = String(target);
+
+    // Header summary.
+    summary.replaceChildren();
+    if (select.hidden) addPair("method", METHOD_NAMES[method] ?? method);
+    addPair("target", targetLabel ?? "");
+    if (target >= 0 && target < tokens.length) addPair("at", `#${target}`);
+    const delta = model.get("delta");
+    const d = Array.isArray(delta) ? delta[row] : delta;
+    if (typeof d === "number") addPair("δ", formatShort(d));
+    const n = model.get("n_evals");
+    if (n) addPair("evals", String(n));
+
+    // Tokens.
+    tokensEl.replaceChildren();
+    legendSlot.replaceChildren();
+    rowData = matrix ? matrix.data : null;
+    rowOffset = matrix ? row * matrix.cols : 0;
+    let color: ((v: number) => string) | undefined;
+    let text: ((v: number) => string) | undefined;
+    if (matrix) {
+      // The scale spans the inputs to the target only (later tokens score 0 by construction).
+      const limit = target >= 0 ? Math.min(target, matrix.cols) : matrix.cols;
+      const slice = Array.prototype.slice.call(matrix.data, rowOffset, rowOffset + Math.max(limit, 1)) as number[];
+      const kind = chooseKind("auto", slice);
+      const resolved = resolveTheme(root, theme);
+      const scale = makeScale({
+        kind,
+        domain: domainOf(kind, slice),
+        background: resolved.background,
+        foreground: resolved.foreground,
+        dark: resolved.dark,
+      });
+      color = scale.color;
+      text = scale.text;
+      legendSlot.appendChild(renderLegend(scale, "score"));
+    }
+    const { fragment } = renderTokens(tokens, {
+      values: rowData,
+      offset: rowOffset,
+      color,
+      text,
+      classes: (i) => {
+        let c = i >= promptLen ? "iw-cont" : "";
+        if (target >= 0 && i >= target) c += " iw-after";
+        if (i === target) c += " iw-target";
+        return c;
+      },
+    });
+    tokensEl.appendChild(fragment);
+    // Greyed tokens are not inputs to the target: drop their colour.
+    if (target >= 0) {
+      for (const s of tokensEl.querySelectorAll<HTMLElement>(".iw-after")) {
+        s.style.backgroundColor = "";
+        s.style.color = "";
+      }
+    }
+    if (target >= 0 && target === tokens.length && targetLabel) {
+      const next = document.createElement("span");
+      next.className = "iw-next";
+      next.textContent = targetLabel;
+      next.title = "next-token target";
+      tokensEl.appendChild(next);
+    }
+    const hasCont = promptLen < tokens.length;
+    hint.textContent = "Click an underlined (continuation) token to explain it.";
+    hint.hidden = !(interactive && hasCont);
+    syncBusy();
+  };
+
+  const syncBusy = () => {
+    const busy = !!model.get("busy");
+    root.dataset.busy = String(busy);
+    select.disabled = !model.get("interactive") || busy;
+    rowSelect.disabled = busy;
+    progress.set(busy, Number(model.get("progress") ?? 0));
+  };
+
+  const showTraitError = () => traitError.set(model.get("error"));
+
+  const onClick = (ev: Event) => {
+    const span = tokenFromEvent(ev, root);
+    if (!span) return;
+    if (!model.get("interactive") || model.get("busy")) return;
+    const i = Number(span.dataset.index);
+    const promptLen = Number(model.get("prompt_len") ?? 0);
+    if (!(i >= promptLen) || i === model.get("target_position")) return;
+    model.set("target_position", i);
+    model.save_changes();
+  };
+  const onMethod = () => {
+    if (!model.get("interactive") || model.get("busy")) return;
+    if (select.value && select.value !== model.get("method")) {
+      model.set("method", select.value);
+      model.save_changes();
+    }
+  };
+  const onRow = () => {
+    row = Number(rowSelect.value) || 0;
+    draw();
+  };
+  body.addEventListener("click", onClick);
+  select.addEventListener("change", onMethod);
+  rowSelect.addEventListener("change", onRow);
+
+  const removeTooltip = attachTooltip(root, (span) => {
+    const i = Number(span.dataset.index);
+    const promptLen = Number(model.get("prompt_len") ?? 0);
+    const target = currentTarget();
+    let extra = i >= promptLen ? "continuation" : "prompt";
+    if (target >= 0 && i >= target) extra += i === target ? " · target" : " · not an input";
+    return {
+      token: String((model.get("tokens") ?? [])[i] ?? ""),
+      index: i,
+      value: span.dataset.value,
+      row: nRows > 1 ? (model.get("row_labels") ?? [])[row] : undefined,
+      extra,
+    };
+  });
+
+  const redraw = coalesce(draw);
+  const handlers: [string, () => void][] = [
+    ...DATA_TRAITS.map((k) => [`change:${k}`, redraw.schedule] as [string, () => void]),
+    ["change:busy", syncBusy],
+    ["change:progress", syncBusy],
+    ["change:error", showTraitError],
+  ];
+  for (const [ev, fn] of handlers) model.on(ev, fn);
+  let lastBg = "";
+  const stopTheme = watchTheme(() => {
+    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
+    if (background !== lastBg) {
+      lastBg = background;
+      draw();
+    }
+  });
+
+  draw();
+  lastBg = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption).background;
+  showTraitError();
+
+  return () => {
+    redraw.cancel();
+    for (const [ev, fn] of handlers) model.off(ev, fn);
+    body.removeEventListener("click", onClick);
+    select.removeEventListener("change", onMethod);
+    rowSelect.removeEventListener("change", onRow);
+    removeTooltip();
+    stopTheme();
+    root.remove();
+  };
+}
+
+export default { render };

@@ -1,0 +1,209 @@
+/**
+ * TokenHeatmap: tokens coloured by one or several rows of values.
+ * Python: interp_widgets/views/token_heatmap.py (same trait names).
+ */
+import type { RenderProps } from "@anywidget/types";
+import { asMatrix, decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
+import { createErrorBox } from "../lib/error";
+import { coalesce } from "../lib/schedule";
+import { renderLegend } from "../lib/legend";
+import { chooseKind, domainOf, makeScale } from "../lib/scale";
+import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { renderTokens, tokenFromEvent } from "../lib/tokens";
+import { attachTooltip } from "../lib/tooltip";
+
+export interface HeatmapModel {
+  tokens: string[];
+  values: ArrayPayload | null;
+  row_labels: string[];
+  scale: "auto" | "diverging" | "sequential";
+  value_range: [number, number] | null;
+  title: string;
+  theme: ThemeOption;
+  selected_token: number;
+  error: string;
+}
+
+const DATA_TRAITS = ["tokens", "values", "row_labels", "scale", "value_range", "title", "theme"] as const;
+
+function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">): () => void {
+  const root = createRoot(el, "iw-heatmap");
+  const header = document.createElement("div");
+  header.className = "iw-header";
+  const title = document.createElement("div");
+  title.className = "iw-title";
+  const dataError = createErrorBox();
+  const traitError = createErrorBox();
+  const body = document.createElement("div");
+  body.className = "iw-body";
+  root.append(header, traitError.el, dataError.el, body);
+
+  let spansByRow: HTMLSpanElement[][] = [];
+  let matrix: { rows: number; cols: number; data: ArrayLike<number> } | null = null;
+
+  const draw = () => {
+    const theme = (model.get("theme") || "auto") as ThemeOption;
+    root.dataset.iwTheme = theme;
+    const tokens = model.get("tokens") ?? [];
+    const labels = model.get("row_labels") ?? [];
+    title.textContent = model.get("title") ?? "";
+    header.replaceChildren();
+    if (title.textContent) header.appendChild(title);
+    body.replaceChildren();
+    spansByRow = [];
+    matrix = null;
+
+    const problems: string[] = [];
+    try {
+      const arr = decodeArray(model.get("values"));
+      if (arr) matrix = asMatrix(arr);
+    } catch (e) {
+      problems.push(`values could not be read: ${(e as Error).message}`);
+    }
+    if (tokens.length === 0) problems.push("no tokens to show");
+    if (matrix && matrix.cols !== tokens.length) {
+      problems.push(`${tokens.length} tokens but values have ${matrix.cols} columns`);
+      matrix = null;
+    }
+    if (matrix) {
+      const bad = firstNonFinite(matrix.data);
+      if (bad) {
+        const r = Math.floor(bad.index / matrix.cols);
+        const c = bad.index % matrix.cols;
+        problems.push(`${bad.count} non-finite value(s) (NaN/inf); first at row ${r}, token ${c}`);
+        matrix = null;
+      }
+    }
+    if (matrix && labels.length > 0 && labels.length !== matrix.rows) {
+      problems.push(`${labels.length} row labels for ${matrix.rows} rows`);
+    }
+    dataError.set(problems.length ? `Cannot colour this heatmap: ${problems.join("; ")}.` : "");
+
+    const grid = document.createElement("div");
+    grid.className = "iw-grid";
+    if (!matrix) {
+      // Still show the text so that the cell is never blank.
+      grid.classList.add("iw-single");
+      const line = document.createElement("div");
+      line.className = "iw-tokens";
+      const { fragment, spans } = renderTokens(tokens);
+      line.appendChild(fragment);
+      grid.appendChild(line);
+      spansByRow = [spans];
+      body.appendChild(grid);
+      markSelected();
+      return;
+    }
+
+    const resolved = resolveTheme(root, theme);
+    const range = model.get("value_range");
+    const kind = chooseKind(model.get("scale"), matrix.data, range);
+    const scale = makeScale({
+      kind,
+      domain: domainOf(kind, matrix.data, range),
+      background: resolved.background,
+      foreground: resolved.foreground,
+      dark: resolved.dark,
+    });
+    header.appendChild(renderLegend(scale));
+
+    const showLabels = matrix.rows > 1 || labels.length > 0;
+    if (!showLabels) grid.classList.add("iw-single");
+    for (let r = 0; r < matrix.rows; r++) {
+      if (showLabels) {
+        const lab = document.createElement("div");
+        lab.className = "iw-row-label";
+        lab.textContent = labels[r] ?? `row ${r}`;
+        lab.title = lab.textContent;
+        grid.appendChild(lab);
+      }
+      const line = document.createElement("div");
+      line.className = "iw-tokens";
+      line.dataset.row = String(r);
+      const { fragment, spans } = renderTokens(tokens, {
+        values: matrix.data,
+        offset: r * matrix.cols,
+        color: scale.color,
+        text: scale.text,
+      });
+      line.appendChild(fragment);
+      grid.appendChild(line);
+      spansByRow.push(spans);
+    }
+    body.appendChild(grid);
+    markSelected();
+  };
+
+  let selectedSpans: HTMLElement[] = [];
+  const markSelected = () => {
+    selectedSpans.forEach((s) => s.classList.remove("iw-selected"));
+    selectedSpans = [];
+    const i = model.get("selected_token");
+    if (typeof i !== "number" || i < 0) return;
+    for (const row of spansByRow) {
+      const s = row[i];
+      if (s) {
+        s.classList.add("iw-selected");
+        selectedSpans.push(s);
+      }
+    }
+  };
+
+  const showTraitError = () => traitError.set(model.get("error"));
+
+  const onClick = (ev: Event) => {
+    const span = tokenFromEvent(ev, root);
+    if (!span) return;
+    const i = Number(span.dataset.index);
+    model.set("selected_token", model.get("selected_token") === i ? -1 : i);
+    model.save_changes();
+  };
+  body.addEventListener("click", onClick);
+
+  const removeTooltip = attachTooltip(root, (span) => {
+    const i = Number(span.dataset.index);
+    const line = span.parentElement as HTMLElement | null;
+    const r = Number(line?.dataset.row ?? 0);
+    const labels = model.get("row_labels") ?? [];
+    const rows = matrix?.rows ?? 1;
+    return {
+      token: String((model.get("tokens") ?? [])[i] ?? ""),
+      index: i,
+      value: span.dataset.value,
+      row: rows > 1 || labels.length ? labels[r] ?? `row ${r}` : undefined,
+    };
+  });
+
+  // Several traits often change in one message: redraw once.
+  const redraw = coalesce(draw);
+  const schedule = redraw.schedule;
+  const handlers: [string, () => void][] = [
+    ...DATA_TRAITS.map((k) => [`change:${k}`, schedule] as [string, () => void]),
+    ["change:selected_token", markSelected],
+    ["change:error", showTraitError],
+  ];
+  for (const [ev, fn] of handlers) model.on(ev, fn);
+  let lastBg = "";
+  const stopTheme = watchTheme(() => {
+    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
+    if (background !== lastBg) {
+      lastBg = background;
+      draw();
+    }
+  });
+
+  draw();
+  lastBg = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption).background;
+  showTraitError();
+
+  return () => {
+    redraw.cancel();
+    for (const [ev, fn] of handlers) model.off(ev, fn);
+    body.removeEventListener("click", onClick);
+    removeTooltip();
+    stopTheme();
+    root.remove();
+  };
+}
+
+export default { render };
