@@ -1,0 +1,197 @@
+"""Attribution kernels against independent computations on tiny models."""
+
+import numpy as np
+import pytest
+import torch
+
+import interp_widgets as iw
+from interp_widgets.kernels.attribution import IGConvergenceWarning, _space_token
+
+PROMPT = "The quick brown fox jumps over the lazy"
+
+
+def _target_id(m):
+    return m.token_id(" dog")
+
+
+def _hand_grad(m, ids, tok):
+    """Gradient of the target logit w.r.t. the input embeddings, by plain autograd through
+    the Hugging Face model's own forward."""
+    x = m.embed(ids).detach().requires_grad_(True)
+    logit = m.hf(inputs_embeds=x).logits[0, -1, tok]
+    (g,) = torch.autograd.grad(logit, x)
+    return x[0].detach(), g[0]
+
+
+def _logit(m, embeds, tok):
+    with torch.no_grad():
+        return float(m.hf(inputs_embeds=embeds[None]).logits[0, -1, tok])
+
+
+def test_input_x_gradient_and_saliency_match_autograd(tiny_causal):
+    m = tiny_causal
+    ids = m.to_tokens(PROMPT)
+    x, g = _hand_grad(m, ids, _target_id(m))
+    ixg = iw.attribute(m, PROMPT, target=" dog", method="input_x_gradient")
+    np.testing.assert_allclose(ixg.scores, (x * g).sum(-1).numpy(), rtol=1e-4, atol=1e-5)
+    sal = iw.attribute(m, PROMPT, target=_target_id(m), method="saliency")
+    np.testing.assert_allclose(sal.scores, g.norm(dim=-1).numpy(), rtol=1e-4, atol=1e-5)
+    assert ixg.tokens == m.to_str_tokens(ids) and ixg.method == "input_x_gradient"
+    assert ixg.n_evals == 1 and ixg.delta is None
+
+
+def test_occlusion_matches_explicit_reruns(tiny_causal):
+    m = tiny_causal
+    ids = m.to_tokens(PROMPT)
+    tok = _target_id(m)
+    occ = iw.attribute(m, PROMPT, target=" dog", method="occlusion")
+    x = m.embed(ids)[0].detach()
+    space = m.embed(torch.tensor([_space_token(m)]))[0].detach()
+    full = _logit(m, x, tok)
+    expected = []
+    for i in range(ids.shape[1]):
+        xi = x.clone()
+        xi[i] = space
+        expected.append(full - _logit(m, xi, tok))
+    np.testing.assert_allclose(occ.scores, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("baseline", ["space", "half"])
+def test_ig_completeness_at_64_steps(tiny_causal, baseline):
+    m = tiny_causal
+    if baseline == "half":  # a user tensor: the input's embeddings scaled by a half
+        baseline = 0.5 * m.embed(m.to_tokens(PROMPT))[0].detach()
+    a = iw.attribute(m, PROMPT, target=" dog", n_steps=64, baseline=baseline)
+    fx_fb = float(a.target_value[0] - a.baseline_value[0])
+    assert abs(fx_fb) > 0.05
+    assert abs(a.scores.sum() - fx_fb) <= 0.01 * abs(fx_fb)
+    assert abs(a.delta[0]) <= 0.01 * abs(fx_fb)
+    # F(x) and F(baseline) are the model's own logits at the input and the baseline
+    ids = m.to_tokens(PROMPT)
+    assert a.target_value[0] == pytest.approx(_logit(m, m.embed(ids)[0], _target_id(m)), abs=1e-4)
+
+
+def test_ig_zero_baseline_converges_adaptively(tiny_causal):
+    """All-zero embeddings put RMSNorm/LayerNorm inputs near 0, a sharp transition at the
+    start of the path; the adaptive integrator still meets the tolerance."""
+    m = tiny_causal
+    a = iw.attribute(m, PROMPT, target=" dog", baseline="zero")
+    span = abs(float(a.target_value[0] - a.baseline_value[0]))
+    assert abs(a.delta[0]) <= 0.05 * span + 0.02
+    assert a.baseline_value[0] == pytest.approx(_logit(m, torch.zeros_like(m.embed(m.to_tokens(PROMPT))[0]), _target_id(m)), abs=1e-4)
+
+
+def test_ig_keep_first_gives_first_token_zero(tiny_causal):
+    m = tiny_causal
+    a = iw.attribute(m, PROMPT, target=" dog")
+    assert a.scores[0] == 0.0
+    assert "first token kept" in a.info["baseline"]
+    assert abs(a.delta[0]) <= 0.05 * abs(a.target_value[0] - a.baseline_value[0]) + 0.02
+
+
+def test_ig_adaptive_refines_a_sharp_path(tiny_tokenizer):
+    """A target with a near-step along the path: fixed steps miss completeness and warn;
+    the adaptive integrator refines the interval with the step until completeness holds."""
+    from conftest import build_tiny
+
+    m = build_tiny("llama", tiny_tokenizer)
+    tok = m.token_id(" dog")
+    fx = iw.attribute(m, PROMPT, target=" dog", method="input_x_gradient").target_value[0]
+    fb = iw.attribute(m, PROMPT, target=" dog", n_steps=8).baseline_value[0]
+    mid = (fx + fb) / 2
+
+    def sharp(logits):  # jumps by ~20 where the logit crosses the midpoint
+        return 10 * torch.tanh(200 * (logits[:, tok] - mid))
+
+    with pytest.warns(IGConvergenceWarning, match="n_steps=16"):
+        fixed = iw.attribute(m, PROMPT, target=sharp, n_steps=16)
+    adaptive = iw.attribute(m, PROMPT, target=sharp)
+    span = abs(adaptive.target_value[0] - adaptive.baseline_value[0])
+    assert abs(fixed.delta[0]) > 0.05 * span
+    assert abs(adaptive.delta[0]) <= 0.05 * span + 0.02
+    assert adaptive.info["min_interval"] < 1 / 4  # it refined the initial intervals
+    with pytest.warns(IGConvergenceWarning, match="max_evals"):
+        starved = iw.attribute(m, PROMPT, target=sharp, max_evals=40)
+    assert starved.n_evals <= 40
+
+
+def test_targets_pair_callable_and_matrix(tiny_causal):
+    m = tiny_causal
+    a, b = " dog", " fox"
+    single = {t: iw.attribute(m, PROMPT, target=t, method="input_x_gradient").scores for t in (a, b)}
+    diff = iw.attribute(m, PROMPT, target=(a, b), method="input_x_gradient")
+    np.testing.assert_allclose(diff.scores, single[a] - single[b], rtol=1e-4, atol=1e-5)
+    ta, tb = m.token_id(a), m.token_id(b)
+    fn = iw.attribute(m, PROMPT, target=lambda lg: lg[:, ta] - lg[:, tb], method="input_x_gradient")
+    np.testing.assert_allclose(fn.scores, diff.scores, rtol=1e-5, atol=1e-6)
+    mat = iw.attribute(m, PROMPT, target=[a, b, (a, b)], method="input_x_gradient")
+    assert mat.scores.shape == (3, len(mat.tokens))
+    np.testing.assert_allclose(mat.scores[0], single[a], rtol=1e-5, atol=1e-6)
+    assert len(mat.target) == 3
+
+
+def test_continuation_positions(tiny_causal):
+    m = tiny_causal
+    a = iw.attribute(m, PROMPT, method="input_x_gradient", continuation=" dog. The fox", position="all")
+    n_prompt = len(m.to_tokens(PROMPT)[0])
+    n_cont = len(a.tokens) - n_prompt
+    assert a.prompt_len == n_prompt and a.scores.shape == (n_cont, len(a.tokens))
+    for row, pos in enumerate(a.target_positions):
+        assert pos == n_prompt + row
+        assert np.all(a.scores[row, pos:] == 0)  # tokens at/after the target cannot influence it
+    # row k equals attributing the prefix directly with the next token as target
+    k = 2
+    ids = m.to_tokens(PROMPT + " dog. The fox")[0]
+    prefix = m.tokenizer.decode(ids[: n_prompt + k])
+    direct = iw.attribute(m, prefix, target=int(ids[n_prompt + k]), method="input_x_gradient")
+    np.testing.assert_allclose(a.scores[k, : n_prompt + k], direct.scores, rtol=1e-4, atol=1e-5)
+
+
+def test_default_generates_continuation_and_recomputes(tiny_causal):
+    m = tiny_causal
+    a = iw.attribute(m, PROMPT, method="saliency")
+    assert len(a.tokens) > a.prompt_len  # greedy continuation
+    assert a.target_positions == [a.prompt_len]
+    b = a._source.recompute(target_position=a.prompt_len + 1, method="input_x_gradient")
+    assert b.target_positions == [a.prompt_len + 1] and b.method == "input_x_gradient"
+    assert b.tokens == a.tokens
+    assert b.target == repr(a.tokens[a.prompt_len + 1])
+
+
+def test_bad_input(tiny_causal):
+    m = tiny_causal
+    with pytest.raises(ValueError, match="empty"):
+        iw.attribute(m, "", target=" dog")
+    with pytest.raises(ValueError, match="context"):
+        iw.attribute(m, "word " * 400, target=" dog")
+    with pytest.raises(ValueError, match="not one"):
+        iw.attribute(m, PROMPT, target=" lazy dog jumps")
+    with pytest.raises(ValueError, match="out of range"):
+        iw.attribute(m, PROMPT, target=10**7)
+    with pytest.raises(ValueError, match="unknown method"):
+        iw.attribute(m, PROMPT, target=" dog", method="shap")
+    with pytest.raises(ValueError, match="one number per sequence"):
+        iw.attribute(m, PROMPT, target=lambda lg: lg, method="saliency")
+    with pytest.raises(TypeError, match="interp_widgets.Model"):
+        iw.attribute(m.hf, PROMPT, target=" dog")
+
+
+def test_encoder_needs_callable(tiny_tokenizer):
+    from conftest import build_tiny
+
+    m = build_tiny("bert", tiny_tokenizer)
+    with pytest.raises(ValueError, match="encoder"):
+        iw.attribute(m, PROMPT, target=" dog")
+    a = iw.attribute(m, PROMPT, target=lambda h: h[:, 0].sum(-1), n_steps=64, baseline="zero")
+    span = float(a.target_value[0] - a.baseline_value[0])
+    assert abs(a.delta[0]) <= 0.01 * abs(span) + 1e-3
+
+
+def test_no_hooks_left_after_failure(tiny_causal):
+    m = tiny_causal
+    before = sum(len(x._forward_hooks) + len(x._forward_pre_hooks) for x in m.hf.modules())
+    with pytest.raises(ValueError):
+        iw.attribute(m, PROMPT, target=lambda lg: lg, method="integrated_gradients")
+    after = sum(len(x._forward_hooks) + len(x._forward_pre_hooks) for x in m.hf.modules())
+    assert before == after
+    assert all(not p.grad is not None for p in m.hf.parameters())

@@ -1,0 +1,209 @@
+"""Model layer: hook points on every supported family, read and write, always removed."""
+
+import pytest
+import torch
+
+import interp_widgets as iw
+from conftest import build_tiny
+
+TEXT = "When Mary and John went to the store, John gave"
+
+
+def _read(model, names, ids, **kw):
+    got = {}
+
+    def save(t, name):
+        got[name] = t.detach().clone()
+
+    with model.hooks([(n, save) for n in names]):
+        out = model(ids, **kw)
+    return got, out
+
+
+def _hook_count(module):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in module.modules())
+
+
+def test_hook_names_and_shapes(tiny_model):
+    m = tiny_model
+    ids = m.to_tokens(TEXT)
+    names = m.hook_names
+    assert "hook_embed" in names and f"blocks.{m.n_layers - 1}.hook_resid_post" in names
+    got, _ = _read(m, names, ids)
+    assert set(got) == set(names)
+    b, p, d = 1, ids.shape[1], m.d_model
+    for layer in range(m.n_layers):
+        assert got[f"blocks.{layer}.hook_resid_pre"].shape == (b, p, d)
+        assert got[f"blocks.{layer}.attn.hook_pattern"].shape == (b, m.n_heads, p, p)
+        assert got[f"blocks.{layer}.attn.hook_z"].shape[:3] == (b, p, m.n_heads)
+        assert got[f"blocks.{layer}.hook_resid_post"].shape == (b, p, d)
+        pat = got[f"blocks.{layer}.attn.hook_pattern"]
+        torch.testing.assert_close(pat.sum(-1), torch.ones(b, m.n_heads, p), atol=1e-5, rtol=0)
+        if m.is_causal:
+            assert torch.triu(pat[0, 0], diagonal=1).abs().max() == 0
+
+
+def test_residual_stream_decomposes(tiny_model):
+    """resid_pre + attn_out = resid_mid, resid_mid + mlp_out = resid_post (pre-norm
+    families); the parallel and post-LN families by their own equations."""
+    m = tiny_model
+    got, out = _read(m, m.hook_names, m.to_tokens(TEXT))
+    tol = dict(atol=1e-4, rtol=1e-4)
+    for layer in range(m.n_layers):
+        g = lambda s: got[f"blocks.{layer}.{s}"]  # noqa: E731
+        if layer + 1 < m.n_layers:
+            torch.testing.assert_close(g("hook_resid_post"), got[f"blocks.{layer + 1}.hook_resid_pre"])
+        name = m.config.model_type
+        if name == "bert":
+            block = m._layers[layer]
+            torch.testing.assert_close(g("hook_resid_mid"), block.attention.output.LayerNorm(g("hook_attn_out") + g("hook_resid_pre")), **tol)
+            torch.testing.assert_close(g("hook_resid_post"), block.output.LayerNorm(g("hook_mlp_out") + g("hook_resid_mid")), **tol)
+        elif name == "gpt_neox" and m.config.use_parallel_residual:
+            assert f"blocks.{layer}.hook_resid_mid" not in got
+            torch.testing.assert_close(g("hook_resid_post"), g("hook_resid_pre") + g("hook_attn_out") + g("hook_mlp_out"), **tol)
+        else:
+            torch.testing.assert_close(g("hook_resid_mid"), g("hook_resid_pre") + g("hook_attn_out"), **tol)
+            torch.testing.assert_close(g("hook_resid_post"), g("hook_resid_mid") + g("hook_mlp_out"), **tol)
+    if m.is_causal:
+        last = got[f"blocks.{m.n_layers - 1}.hook_resid_post"]
+        torch.testing.assert_close(got["ln_final.hook_normalized"], m.family.final_norm(m.base)(last), **tol)
+        torch.testing.assert_close(out, m.hf(m.to_tokens(TEXT)).logits, **tol)
+
+
+def test_pattern_matches_hf_eager(tiny_tokenizer):
+    """Our attention function (switched in for pattern hooks) gives the patterns HF's own
+    eager attention returns, and the same logits as the model's sdpa run."""
+    for kind in ("llama", "gemma2", "gpt2", "gpt_neox", "bert"):
+        m = build_tiny(kind, tiny_tokenizer, attn_implementation="eager")
+        ids = m.to_tokens(TEXT)
+        ref = m.hf(ids, output_attentions=True)
+        got, out = _read(m, [f"blocks.{layer}.attn.hook_pattern" for layer in range(m.n_layers)], ids)
+        for layer in range(m.n_layers):
+            torch.testing.assert_close(got[f"blocks.{layer}.attn.hook_pattern"], ref.attentions[layer], atol=1e-5, rtol=1e-4)
+        m2 = build_tiny(kind, tiny_tokenizer, attn_implementation="sdpa")
+        plain = m2(ids)
+        with m2.hooks([("blocks.0.attn.hook_pattern", lambda t, n: t)]):
+            hooked = m2(ids)
+        torch.testing.assert_close(hooked, plain, atol=1e-4, rtol=1e-4)
+        assert m2.config._attn_implementation == ("eager" if kind == "gemma2" else "sdpa")
+
+
+def test_write_resid_patch_reproduces_other_run(tiny_causal):
+    """Writing every position of resid_pre at layer 1 with another run's values yields
+    exactly the other run's logits."""
+    m = tiny_causal
+    a, b = m.to_tokens("John gave a drink to Mary"), m.to_tokens("Mary gave a drink to John")
+    assert a.shape == b.shape
+    got, out_b = _read(m, ["blocks.1.hook_resid_pre"], b)
+    with m.hooks([("blocks.1.hook_resid_pre", lambda t, n: got[n])]):
+        patched = m(a)
+    torch.testing.assert_close(patched, out_b, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(m(a), out_b)
+
+
+def test_write_head_z_equals_weight_edit(tiny_causal):
+    """Zero-ablating head 1 through hook_z equals zeroing that head's columns of the output
+    projection (an independent computation)."""
+    m = tiny_causal
+    ids = m.to_tokens(TEXT)
+    d_head = m.d_model // m.n_heads if m.config.model_type != "gemma2" else m.config.head_dim
+
+    def ablate(z, name):
+        z = z.clone()
+        z[:, :, 1] = 0
+        return z
+
+    with m.hooks([("blocks.0.attn.hook_z", ablate)]):
+        hooked = m(ids)
+    site = m._sites["blocks.0.attn.hook_z"].module
+    w = site.weight
+    saved = w.detach().clone()
+    with torch.no_grad():
+        if type(site).__name__ == "Conv1D":  # GPT-2: weight is [in, out]
+            w[d_head: 2 * d_head, :] = 0
+        else:
+            w[:, d_head: 2 * d_head] = 0
+        edited = m(ids)
+        w.copy_(saved)
+    torch.testing.assert_close(hooked, edited, atol=1e-5, rtol=1e-5)
+
+
+def test_mlp_post_feeds_down_projection(tiny_causal):
+    m = tiny_causal
+    got, _ = _read(m, ["blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out"], m.to_tokens(TEXT))
+    down = m._sites["blocks.0.mlp.hook_post"].module
+    if m.config.model_type == "gemma2":  # sandwich norm after the MLP
+        expected = m._layers[0].post_feedforward_layernorm(down(got["blocks.0.mlp.hook_post"]))
+    else:
+        expected = down(got["blocks.0.mlp.hook_post"])
+    torch.testing.assert_close(expected, got["blocks.0.hook_mlp_out"], atol=1e-5, rtol=1e-5)
+
+
+def test_hooks_removed_also_on_error(tiny_causal):
+    m = tiny_causal
+    before = _hook_count(m.hf)
+    impl = m.config._attn_implementation
+
+    def boom(t, name):
+        raise RuntimeError("boom")
+
+    names = ["blocks.0.hook_resid_pre", "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_z", "hook_embed"]
+    with pytest.raises(RuntimeError, match="boom"):
+        with m.hooks([(n, boom) for n in names]):
+            m(m.to_tokens(TEXT))
+    assert _hook_count(m.hf) == before
+    assert m.config._attn_implementation == impl
+    from interp_widgets.model import _pattern_hooks
+    assert not _pattern_hooks
+    # and the model still runs as before
+    m(m.to_tokens(TEXT))
+
+
+def test_negative_layers_and_bad_names(tiny_causal):
+    m = tiny_causal
+    assert m.resolve("blocks.-1.hook_resid_post") == f"blocks.{m.n_layers - 1}.hook_resid_post"
+    with pytest.raises(ValueError, match="valid names: .*hook_resid_pre"):
+        m.resolve("blocks.0.hook_nope")
+    with pytest.raises(ValueError, match="out of range"):
+        m.resolve(f"blocks.{m.n_layers}.hook_resid_post")
+
+
+def test_unknown_architecture_lists_families(tiny_tokenizer):
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    hf = T5ForConditionalGeneration(T5Config(vocab_size=64, d_model=16, d_ff=32, num_layers=1, num_heads=2, d_kv=8))
+    with pytest.raises(ValueError) as e:
+        iw.Model(hf, tiny_tokenizer)
+    msg = str(e.value)
+    assert "'t5'" in msg and "llama" in msg and "gpt2" in msg and "gpt_neox" in msg and "bert" in msg
+
+
+def test_load_model_from_folder(tmp_path, tiny_tokenizer):
+    m = build_tiny("gpt2", tiny_tokenizer)
+    m.hf.save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
+    loaded = iw.load_model(str(tmp_path), device="auto")
+    assert loaded.device.type == ("cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu")
+    ids = loaded.to_tokens(TEXT)
+    torch.testing.assert_close(loaded(ids), m(ids), atol=1e-5, rtol=1e-5)
+    half = iw.load_model(str(tmp_path), device="cpu", dtype=torch.bfloat16)
+    assert half.dtype == torch.bfloat16
+
+
+def test_tokens_round_trip(tiny_causal):
+    m = tiny_causal
+    text = "def add(a, b):\n    return a + b\n"
+    toks = m.to_str_tokens(m.to_tokens(text))
+    assert "".join(toks) == text
+
+
+def test_bad_text(tiny_causal):
+    m = tiny_causal
+    with pytest.raises(ValueError, match="empty"):
+        m.to_tokens("")
+    with pytest.raises(ValueError, match="context"):
+        m.to_tokens("one two three " * 200)
+    with pytest.raises(ValueError, match="not one"):
+        m.token_id(" Mary and John")
+    with pytest.raises(ValueError, match="out of range"):
+        m.token_id(10**6)
