@@ -63,47 +63,62 @@ def _script_json(obj: Any) -> str:
 _BOOT = r"""
 const t0 = performance.now();
 const read = (id) => JSON.parse(document.getElementById(id).textContent);
-const state = read("iw-state");
-const code = read("iw-bundle");
-const listeners = new Map();
-const model = {
-  get: (k) => state[k],
-  set: (k, v) => {
-    if (state[k] === v) return;
-    state[k] = v;
-    for (const fn of listeners.get("change:" + k) || []) fn();
-  },
-  on: (ev, fn) => {
-    if (!listeners.has(ev)) listeners.set(ev, new Set());
-    listeners.get(ev).add(fn);
-  },
-  off: (ev, fn) => {
-    if (!ev) listeners.clear();
-    else if (!fn) listeners.delete(ev);
-    else listeners.get(ev)?.delete(fn);
-  },
-  save_changes: () => {},
-  send: () => {},
-  widget_manager: { get_model: () => Promise.reject(new Error("no widget manager in a static page")) },
-};
-const el = document.getElementById("iw-view");
-try {
-  const url = URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
-  const mod = await import(url);
-  URL.revokeObjectURL(url);
-  const widget = typeof mod.default === "function" ? await mod.default() : mod.default;
-  await widget.render({ model, el, signal: new AbortController().signal });
-  requestAnimationFrame(() => requestAnimationFrame(() => {
-    window.__iw_render_ms = performance.now() - t0;
-    document.documentElement.dataset.iwReady = "1";
-  }));
-} catch (e) {
-  const box = document.createElement("pre");
-  box.className = "iw-error";
-  box.textContent = "interp-widgets: could not render this view: " + (e && e.message ? e.message : e);
-  el.appendChild(box);
-  document.documentElement.dataset.iwReady = "error";
+const views = read("iw-views");  // [{bundle: index, state: {...}}]
+const bundles = read("iw-bundles");
+
+function makeModel(state) {
+  const listeners = new Map();
+  return {
+    get: (k) => state[k],
+    set: (k, v) => {
+      if (state[k] === v) return;
+      state[k] = v;
+      for (const fn of listeners.get("change:" + k) || []) fn();
+    },
+    on: (ev, fn) => {
+      if (!listeners.has(ev)) listeners.set(ev, new Set());
+      listeners.get(ev).add(fn);
+    },
+    off: (ev, fn) => {
+      if (!ev) listeners.clear();
+      else if (!fn) listeners.delete(ev);
+      else listeners.get(ev)?.delete(fn);
+    },
+    save_changes: () => {},
+    send: () => {},
+    widget_manager: { get_model: () => Promise.reject(new Error("no widget manager in a static page")) },
+  };
 }
+
+const modules = [];
+async function load(i) {
+  if (!modules[i]) {
+    const url = URL.createObjectURL(new Blob([bundles[i]], { type: "text/javascript" }));
+    const mod = await import(url);
+    URL.revokeObjectURL(url);
+    modules[i] = typeof mod.default === "function" ? await mod.default() : mod.default;
+  }
+  return modules[i];
+}
+
+let failed = false;
+for (let i = 0; i < views.length; i++) {
+  const el = document.getElementById("iw-view-" + i);
+  try {
+    const widget = await load(views[i].bundle);
+    await widget.render({ model: makeModel(views[i].state), el, signal: new AbortController().signal });
+  } catch (e) {
+    failed = true;
+    const box = document.createElement("pre");
+    box.className = "iw-error";
+    box.textContent = "interp-widgets: could not render this view: " + (e && e.message ? e.message : e);
+    el.appendChild(box);
+  }
+}
+requestAnimationFrame(() => requestAnimationFrame(() => {
+  window.__iw_render_ms = performance.now() - t0;
+  document.documentElement.dataset.iwReady = failed ? "error" : "1";
+}));
 """
 
 _CSP = (
@@ -112,8 +127,18 @@ _CSP = (
 )
 
 
-def render_html(esm: str, state: dict, title: str) -> str:
-    """The page for a bundle (ES module source) and a JSON-ready state."""
+def render_html(esm, state, title: str) -> str:
+    """The page for one view (``esm`` a bundle's source, ``state`` its JSON-ready state), or
+    for several views in order (``esm`` and ``state`` lists of the same length)."""
+    esms = [esm] if isinstance(esm, str) else list(esm)
+    states = [state] if isinstance(state, dict) else list(state)
+    bundles: list[str] = []
+    views = []
+    for code, st in zip(esms, states):
+        if code not in bundles:
+            bundles.append(code)
+        views.append({"bundle": bundles.index(code), "state": st})
+    divs = "\n".join(f'<div class="iw-page-view" id="iw-view-{i}"></div>' for i in range(len(views)))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -127,13 +152,14 @@ def render_html(esm: str, state: dict, title: str) -> str:
   html {{ color-scheme: light dark; }}
   body {{ margin: 0; padding: 16px; background: #ffffff; color: #1f2328;
          font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }}
+  .iw-page-view + .iw-page-view {{ margin-top: 24px; }}
   @media (prefers-color-scheme: dark) {{ body {{ background: #1e1e1e; color: #e6edf3; }} }}
 </style>
 </head>
 <body>
-<div id="iw-view"></div>
-<script type="application/json" id="iw-state">{_script_json(state)}</script>
-<script type="application/json" id="iw-bundle">{_script_json(esm)}</script>
+{divs}
+<script type="application/json" id="iw-views">{_script_json(views)}</script>
+<script type="application/json" id="iw-bundles">{_script_json(bundles)}</script>
 <script type="module">{_BOOT}</script>
 </body>
 </html>
@@ -149,14 +175,18 @@ def _esm_source(widget: Any) -> str:
 
 
 def to_html(widget: Any, path: str | os.PathLike, title: str | None = None) -> Path:
-    """Write one self-contained HTML file of ``widget``; returns the path.
+    """Write one self-contained HTML file of ``widget`` (or of a list of widgets, shown one
+    after another on the page); returns the path.
 
     Works for any view of this package (``TokenHeatmap``, ``AttributionWidget``, ...).
     """
     path = Path(path)
+    widgets = list(widget) if isinstance(widget, (list, tuple)) else [widget]
+    if not widgets:
+        raise ValueError("to_html needs at least one widget")
     if title is None:
-        title = getattr(widget, "title", "") or type(widget).__name__
-    page = render_html(_esm_source(widget), widget_state(widget), str(title))
+        title = getattr(widgets[0], "title", "") or type(widgets[0]).__name__
+    page = render_html([_esm_source(w) for w in widgets], [widget_state(w) for w in widgets], str(title))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path

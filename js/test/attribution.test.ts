@@ -65,6 +65,29 @@ describe("AttributionWidget view", () => {
     expect(model.saved).toBe(1);
   });
 
+  it("continuation tokens are keyboard buttons", () => {
+    const { el, model } = setup();
+    const span = el.querySelectorAll<HTMLElement>(".iw-token")[6];
+    expect(span.getAttribute("role")).toBe("button");
+    expect(span.tabIndex).toBe(0);
+    span.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true }));
+    expect(model.get("target_position")).toBe(6);
+  });
+
+  it("two views on one page keep separate colour rules", async () => {
+    const heat = await import("../src/views/token_heatmap");
+    const { el } = setup();
+    const other = document.createElement("div");
+    document.body.appendChild(other);
+    const m2 = fakeModel({ tokens: ["a"], values: f32([1]), row_labels: [], scale: "auto", value_range: null,
+      title: "", theme: "auto", selected_token: -1, error: "" });
+    heat.default.render({ model: m2 as never, el: other });
+    const a = el.querySelector<HTMLElement>(".iw-root")!.dataset.iwUid;
+    const b = other.querySelector<HTMLElement>(".iw-root")!.dataset.iwUid;
+    expect(a).not.toBe(b);
+    expect(el.querySelector(".iw-scale-style")!.textContent).toContain(`[data-iw-uid="${a}"]`);
+  });
+
   it("the method selector sets method", () => {
     const { el, model } = setup();
     const select = el.querySelector<HTMLSelectElement>("select.iw-method")!;

@@ -35,7 +35,8 @@ describe("TokenHeatmap view", () => {
     expect(spans[1].textContent).toBe("·cat");
     expect(spans[1].dataset.value).toBe("-1");
     expect(spans[3].textContent).toBe("↵");
-    expect(spans[1].style.backgroundColor).not.toBe("");
+    expect(spans[1].className).toMatch(/iw-c\d+/);
+    expect(el.querySelector(".iw-scale-style")!.textContent).toContain(".iw-c0{");
     expect(el.querySelector(".iw-title")!.textContent).toBe("demo");
     expect(el.querySelector(".iw-legend")!.getAttribute("data-kind")).toBe("diverging");
     expect(el.querySelector(".iw-error")!.hasAttribute("hidden")).toBe(true);
@@ -118,5 +119,21 @@ describe("TokenHeatmap view", () => {
   it("honours a forced theme", () => {
     const { el } = setup({ theme: "dark" });
     expect(el.querySelector<HTMLElement>(".iw-root")!.dataset.iwTheme).toBe("dark");
+  });
+});
+
+describe("theme watching", () => {
+  it("calls back on host theme attribute changes and stops after cleanup", async () => {
+    const { watchTheme } = await import("../src/lib/theme");
+    let n = 0;
+    const stop = watchTheme(() => n++);
+    document.body.setAttribute("data-jp-theme-light", "false");
+    await tick();
+    expect(n).toBeGreaterThan(0);
+    stop();
+    const before = n;
+    document.body.classList.add("vscode-dark");
+    await tick();
+    expect(n).toBe(before);
   });
 });

@@ -27,3 +27,26 @@ describe("token display", () => {
     expect((globalThis as Record<string, unknown>).__xss).toBeUndefined();
   });
 });
+
+describe("long texts", () => {
+  it("split into content-visibility chunks at line breaks, keeping every token", () => {
+    const toks: string[] = [];
+    for (let i = 0; i < 3000; i++) toks.push(i % 500 === 499 ? "\n" : ` w${i}`);
+    const { fragment, spans } = renderTokens(toks, { values: new Float32Array(3000) });
+    const div = document.createElement("div");
+    div.appendChild(fragment);
+    const chunks = div.querySelectorAll(".iw-chunk");
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(div.querySelectorAll(".iw-token[data-index][data-value]")).toHaveLength(3000);
+    expect(spans[2999].dataset.index).toBe("2999");
+    // The first chunk ends at the first line break after CHUNK_MIN tokens.
+    expect(chunks[0].lastElementChild!.textContent).toBe("↵");
+  });
+
+  it("short texts stay in one flow", () => {
+    const { fragment } = renderTokens(["a", " b"]);
+    const div = document.createElement("div");
+    div.appendChild(fragment);
+    expect(div.querySelectorAll(".iw-chunk")).toHaveLength(0);
+  });
+});

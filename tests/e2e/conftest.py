@@ -391,17 +391,25 @@ class NotebookUI:
         """
         cell = self.cell(index)
         before = self.prompt(index)
-        editor = cell.locator(".cm-content").first
-        editor.click()
-        # Put the caret at the end so Shift+Enter never splits a line.
-        self.page.keyboard.press("Control+End")
-        self.page.keyboard.press("Shift+Enter")
-        deadline = time.monotonic() + timeout_s
+
+        def press() -> None:
+            cell.locator(".cm-content").first.click()
+            self.page.keyboard.press("Shift+Enter")
+
+        press()
+        start = time.monotonic()
+        deadline = start + timeout_s
+        retried = False
         pattern = re.compile(r"\[(\d+)\]")
         while True:
             now = self.prompt(index)
             if pattern.search(now) and now != before:
                 break
+            if not retried and now == before and "*" not in now and time.monotonic() - start > 10:
+                # Nothing was queued (no "[*]" and no new number): the keypress was lost.
+                # Pressing again cannot run the cell twice.
+                retried = True
+                press()
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"cell {index} did not finish in {timeout_s}s (prompt {now!r}); "
@@ -410,11 +418,9 @@ class NotebookUI:
                 )
             time.sleep(0.1)
         if check:
-            err = cell.locator(
-                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'],"
-                " .jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
-            )
-            tb = [t for t in err.all_inner_texts() if "Traceback" in t or "Error" in t]
+            # JupyterLab renders error outputs (tracebacks) with the stderr MIME type.
+            err = cell.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+            tb = [t for t in err.all_inner_texts() if "Traceback (most recent call last)" in t]
             if tb:
                 raise CellError(f"cell {index} raised:\n" + "\n".join(tb))
         return self.output_text(index)
@@ -428,6 +434,8 @@ class NotebookUI:
         SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOT_DIR / name
         locator.scroll_into_view_if_needed()
+        self.page.mouse.move(0, 0)  # no hover tooltip in the picture
+        self.page.wait_for_timeout(200)
         locator.screenshot(path=str(path))
         return path
 

@@ -93,7 +93,10 @@ def _parse_probe(text: str) -> tuple[int, str, list[float], dict]:
 
 
 def _wait_idle(page, root, timeout_s: float) -> None:
-    """Wait until no busy indicator is visible in the view."""
+    """Wait until the view is not busy: root ``data-busy`` not "true", no visible progress."""
+    page.wait_for_function(
+        "el => el.dataset.busy !== 'true'", arg=root.element_handle(), timeout=timeout_s * 1000
+    )
     root.locator(PROGRESS).first.wait_for(state="hidden", timeout=timeout_s * 1000)
 
 
@@ -128,8 +131,8 @@ def test_attribution_click_recomputes(open_notebook, ui: str) -> None:
     assert before_pos == first_cont, (before_pos, first_cont)
     assert any(v != 0 for v in before.values()), "all scores are zero"
 
-    shot = nb.screenshot(nb.cell(0).locator(".jp-OutputArea-output").first,
-                         f"{ui}_attribution.png")
+    widget_output = nb.cell(0).locator(f".jp-OutputArea-output:has({ROOT})").first
+    shot = nb.screenshot(widget_output, f"{ui}_attribution.png")
     assert shot.stat().st_size > 1000
 
     # Click the third continuation token (" France" for SmolLM2: " Paris", ",", " France").
@@ -143,6 +146,7 @@ def test_attribution_click_recomputes(open_notebook, ui: str) -> None:
         arg=[f".jp-Notebook {ROOT}", clicked],
         timeout=RECOMPUTE_TIMEOUT_S * 1000,
     )
+    t_pos = time.monotonic() - t1
     # The position may update before the recompute starts: wait for the new scores too.
     nb.page.wait_for_function(
         """([sel, tok, before]) => {
@@ -156,6 +160,7 @@ def test_attribution_click_recomputes(open_notebook, ui: str) -> None:
         arg=[f".jp-Notebook {ROOT}", TOKEN, before_raw],
         timeout=RECOMPUTE_TIMEOUT_S * 1000,
     )
+    t_values = time.monotonic() - t1
     _wait_idle(nb.page, root, RECOMPUTE_TIMEOUT_S)
     t_click = time.monotonic() - t1
     _assert_no_error(root)
@@ -163,8 +168,7 @@ def test_attribution_click_recomputes(open_notebook, ui: str) -> None:
     after = _dom_values(root)
     assert after != before, "DOM data-value attributes did not change after the click"
 
-    nb.screenshot(nb.cell(0).locator(".jp-OutputArea-output").first,
-                  f"{ui}_attribution_clicked.png")
+    nb.screenshot(widget_output, f"{ui}_attribution_clicked.png")
 
     out = nb.run_cell(1, timeout_s=60)
     pos, target_repr, first5, state = _parse_probe(out)
@@ -184,7 +188,8 @@ def test_attribution_click_recomputes(open_notebook, ui: str) -> None:
     for i, py in enumerate(state["scores"]):
         if i in after:
             assert _same_3sig(py, after[i]), (i, py, after[i])
-    print(f"{ui}: first cell {t_first:.1f}s, click->recomputed {t_click:.1f}s")
+    print(f"{ui}: first cell {t_first:.1f}s; after the click: position {t_pos:.1f}s, "
+          f"new scores {t_values:.1f}s, idle {t_click:.1f}s")
 
 
 def test_token_heatmap_renders_text_not_html(open_notebook) -> None:
@@ -196,7 +201,7 @@ def test_token_heatmap_renders_text_not_html(open_notebook) -> None:
     )
     nb = open_notebook("lab", [cell])
     nb.run_cell(0, timeout_s=60)
-    out = nb.cell(0).locator(".jp-OutputArea-output").first
+    out = nb.cell(0).locator(".jp-OutputArea-output:has(.iw-token)").first
     tokens = out.locator(".iw-token")
     tokens.nth(2).wait_for(state="visible", timeout=30_000)
     assert tokens.count() == 3

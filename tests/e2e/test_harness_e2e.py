@@ -55,3 +55,14 @@ def test_standin_widget_roundtrip(open_notebook, ui: str) -> None:
     )
     out = nb.run_cell(1, timeout_s=60)
     assert "value = 42" in out, out
+
+
+def test_cell_error_is_reported(open_notebook) -> None:
+    nb = open_notebook("lab", ["print('before'); 1/0", "print('after')"])
+    # run_cell raises the harness's CellError (an AssertionError) holding the traceback.
+    with pytest.raises(AssertionError, match="ZeroDivisionError") as info:
+        nb.run_cell(0, timeout_s=60)
+    assert type(info.value).__name__ == "CellError"
+    assert nb.output_text(0).startswith("before")
+    assert nb.run_cell(0, timeout_s=60, check=False).startswith("before")
+    assert nb.run_cell(1, timeout_s=60) == "after"

@@ -1,15 +1,17 @@
 """Execute every notebook under notebooks/ top to bottom; any cell error fails the test.
 
 Runs with nbclient on a kernel pinned to the interpreter running the tests (the venv's
-python), from the notebooks/ folder, with the checkout first on PYTHONPATH so an editable
-install is not required. The executed copy is kept under test-results/notebooks/ for
-inspection.
+python), with the checkout first on PYTHONPATH so an editable install is not required. Each
+notebook runs in a temporary copy of the notebooks/ folder, so the files it writes (HTML
+exports, ...) never land in the repository. The executed copy is kept under
+test-results/notebooks/ for inspection.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -61,6 +63,9 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # A dev-loop cell may set ANYWIDGET_HMR=1; HMR needs a watcher we don't run here.
     monkeypatch.delenv("ANYWIDGET_HMR", raising=False)
 
+    workdir = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOK_DIR, workdir, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
@@ -69,7 +74,7 @@ def test_notebook_runs(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         allow_errors=False,
         record_timing=True,
         store_widget_state=True,
-        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+        resources={"metadata": {"path": str(workdir)}},
     )
     try:
         client.execute()

@@ -50,7 +50,7 @@ def test_export_is_one_self_contained_file(tmp_path):
     page = path.read_text(encoding="utf-8")
     assert not re.search(r"<script[^>]+src=", page), "no external scripts"
     # Only XML namespace names (d3-interpolate's SVG transform parser) may look like URLs.
-    urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
+    urls = set(re.findall(r"https?://[\w./-]+", page))
     assert urls <= {"http://www.w3.org/2000/svg"}, urls
     for m in re.finditer(r"(src|href)\s*=\s*[\"']?(https?:)?//", page):
         pytest.fail(f"network reference in export: {m.group(0)}")
@@ -60,13 +60,15 @@ def test_export_is_one_self_contained_file(tmp_path):
     assert EVIL not in page
     assert "\\u003cimg" in page
     # The state round-trips, binary arrays as base64.
-    state = json.loads(re.search(r'id="iw-state">(.*?)</script>', page, re.S).group(1))
+    views = json.loads(re.search(r'id="iw-views">(.*?)</script>', page, re.S).group(1))
+    assert len(views) == 1 and views[0]["bundle"] == 0
+    state = views[0]["state"]
     assert state["tokens"] == TOKENS
     assert isinstance(state["values"]["view"], str) and state["values"]["shape"] == [1, len(TOKENS)]
     import base64
     vals = np.frombuffer(base64.b64decode(state["values"]["view"]), "<f4")
     np.testing.assert_allclose(vals, np.linspace(-1, 1, len(TOKENS)), rtol=1e-6)
-    bundle = json.loads(re.search(r'id="iw-bundle">(.*?)</script>', page, re.S).group(1))
+    (bundle,) = json.loads(re.search(r'id="iw-bundles">(.*?)</script>', page, re.S).group(1))
     assert "render" in bundle and len(bundle) > 1000
     assert "<title>export &lt;/script&gt; test</title>" in page
 
@@ -129,7 +131,7 @@ browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's
 READ_STATE = """() => ({
   ready: document.documentElement.dataset.iwReady,
   xss: window.__xss === undefined ? null : window.__xss,
-  imgs: document.querySelectorAll('#iw-view img').length,
+  imgs: document.querySelectorAll('.iw-page-view img').length,
   tokens: [...document.querySelectorAll('.iw-token[data-index][data-value]')].map(e => [e.dataset.index, e.textContent, e.dataset.value]),
   errors: [...document.querySelectorAll('.iw-error')].filter(e => !e.hidden).map(e => e.textContent),
   bg: getComputedStyle(document.querySelector('.iw-root')).backgroundColor,
@@ -194,3 +196,19 @@ def test_exported_bad_state_shows_error(tmp_path):
     assert len(out["tokens"]) == 0 and out["ready"] == "1"  # no coloured tokens...
     plain = _in_chromium(path, "() => [...document.querySelectorAll('.iw-token')].map(e => e.textContent)")
     assert plain[:2] == ["The", "·Eiffel"]  # ...but the text is still shown
+
+
+def test_export_several_views_on_one_page(tmp_path):
+    """A list of widgets becomes one page: each view rendered, each bundle inlined once."""
+    ws = [_heatmap(), AttributionWidget(_attribution()), _heatmap()]
+    page = to_html(ws, tmp_path / "many.html").read_text(encoding="utf-8")
+    views = json.loads(re.search(r'id="iw-views">(.*?)</script>', page, re.S).group(1))
+    bundles = json.loads(re.search(r'id="iw-bundles">(.*?)</script>', page, re.S).group(1))
+    assert [v["bundle"] for v in views] == [0, 1, 0] and len(bundles) == 2
+    if Path(CHROMIUM).exists():
+        out = _in_chromium(tmp_path / "many.html", "() => [document.documentElement.dataset.iwReady, "
+                           "document.querySelectorAll('.iw-heatmap').length, document.querySelectorAll('.iw-attribution').length]")
+        assert out == ["1", 2, 1]
+    assert all(f'id="iw-view-{i}"' in page for i in range(3))
+    with pytest.raises(ValueError, match="at least one"):
+        to_html([], tmp_path / "none.html")

@@ -6,7 +6,7 @@
  */
 import { scaleDiverging, scaleSequential } from "d3-scale";
 import { interpolateRdBu, interpolateViridis } from "d3-scale-chromatic";
-import { interpolateRgb } from "d3-interpolate";
+import { interpolateLab } from "d3-interpolate";
 import { rgb } from "d3-color";
 
 export type ScaleKind = "diverging" | "sequential";
@@ -22,6 +22,11 @@ export interface ColorScale {
   text(v: number): string;
   /** Colour stops (left to right) for a legend gradient. */
   stops(n?: number): string[];
+  /** Bin (0..bins-1) of a value: views colour tokens by class `iw-c<bin>`, not inline styles. */
+  bin(v: number): number;
+  bins: number;
+  /** CSS rules `<prefix> .iw-c<bin> { background; color }` for every bin. */
+  css(prefix: string): string;
 }
 
 const LUT_SIZE = 257; // odd, so that the centre of a diverging scale is exactly 0
@@ -96,16 +101,17 @@ export function makeScale(opts: ScaleOptions): ColorScale {
     if (kind === "diverging") {
       const a = Math.abs(2 * t - 1); // magnitude in [0, 1]
       const side = t < 0.5 ? -1 : 1;
-      // Light: ends at the scheme's darkest colours; dark: stops at brighter, saturated ones.
-      const reach = dark ? 0.12 + 0.26 * a : 0.18 + 0.32 * a;
-      target = interpolateRdBu(0.5 + side * reach);
-      weight = Math.pow(a, 0.85);
+      // Light: walk the scheme from its pale centre to its darkest ends. Dark: fade from the
+      // background toward a bright, saturated colour of the scheme (its pale centre would
+      // turn muddy brown/grey when mixed with a dark background).
+      target = interpolateRdBu(0.5 + side * (dark ? 0.36 : 0.18 + 0.32 * a));
+      weight = Math.pow(a, dark ? 0.75 : 0.85);
     } else {
       // Light background: high = dark purple; dark background: high = bright yellow.
       target = dark ? interpolateViridis(0.15 + 0.85 * t) : interpolateViridis(1 - (0.1 + 0.9 * t));
       weight = Math.pow(t, 0.85);
     }
-    const c = interpolateRgb(bg, target)(weight);
+    const c = rgb(interpolateLab(bg, target)(weight)).formatHex();
     lut[i] = c;
     const l = luminance(c);
     // Keep the theme's own text colour where the cell is close to the background.
@@ -126,6 +132,13 @@ export function makeScale(opts: ScaleOptions): ColorScale {
     hi,
     color: (v) => lut[idx(v)],
     text: (v) => txt[idx(v)],
+    bin: idx,
+    bins: LUT_SIZE,
+    css(prefix) {
+      let out = "";
+      for (let i = 0; i < LUT_SIZE; i++) out += `${prefix} .iw-c${i}{background-color:${lut[i]};color:${txt[i]}}\n`;
+      return out;
+    },
     stops(n = 11) {
       const out: string[] = [];
       for (let i = 0; i < n; i++) out.push(lut[Math.round((i / (n - 1)) * (LUT_SIZE - 1))]);

@@ -72,7 +72,8 @@ export const CSS = `
 }
 .iw-root[data-iw-theme="light"] {${vars(LIGHT, false)} }
 .iw-root[data-iw-theme="dark"] {${vars(DARK, false)} }
-.iw-root *, .iw-root *::before, .iw-root *::after { box-sizing: border-box; }
+/* VS Code paints widget outputs on a hard-coded white background: let ours show instead. */
+.cell-output-ipywidget-background:has(.iw-root) { background-color: var(--vscode-editor-background, transparent) !important; }
 .iw-header { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 16px; margin-bottom: 8px; }
 .iw-title { font-weight: 600; font-size: 14px; }
 .iw-summary { display: flex; flex-wrap: wrap; gap: 4px 14px; color: var(--iw-fg); }
@@ -85,6 +86,7 @@ export const CSS = `
 .iw-grid { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 6px 10px; align-items: start; }
 .iw-grid.iw-single { grid-template-columns: minmax(0, 1fr); }
 .iw-row-label { font-size: 12px; color: var(--iw-muted); padding-top: 3px; white-space: nowrap; max-width: 16em; overflow: hidden; text-overflow: ellipsis; }
+.iw-chunk { content-visibility: auto; }
 .iw-tokens { font-family: var(--iw-mono); font-size: 13px; line-height: 1.9; word-break: normal; }
 .iw-token { display: inline-block; white-space: pre; padding: 0 2px; margin: 0 1px 1px 0; border-radius: 3px;
   line-height: 1.45; cursor: default; min-width: 0.6em; text-align: center; }
@@ -93,6 +95,7 @@ export const CSS = `
 .iw-attribution .iw-token.iw-cont { box-shadow: inset 0 -2px 0 var(--iw-accent); }
 .iw-attribution[data-interactive="true"]:not([data-busy="true"]) .iw-token.iw-cont { cursor: pointer; }
 .iw-attribution .iw-token.iw-after { opacity: 0.45; }
+.iw-attribution .iw-token.iw-cont:focus-visible { outline: 2px dashed var(--iw-accent); outline-offset: 1px; }
 .iw-attribution .iw-token.iw-target, .iw-attribution .iw-next { outline: 2px solid var(--iw-accent); outline-offset: 1px; opacity: 1; }
 .iw-next { display: inline-block; white-space: pre; padding: 0 3px; margin-left: 4px; border-radius: 3px;
   border: 1px dashed var(--iw-accent); font-family: var(--iw-mono); color: var(--iw-fg); line-height: 1.45; }
@@ -105,7 +108,7 @@ export const CSS = `
   background: var(--iw-error-bg); color: var(--iw-error-fg); white-space: pre-wrap; font-family: var(--iw-mono); font-size: 12px; }
 .iw-error[hidden], .iw-progress[hidden], .iw-hint[hidden] { display: none; }
 .iw-progress { display: flex; align-items: center; gap: 8px; margin: 4px 0 8px; font-size: 11px; color: var(--iw-muted); }
-.iw-progress-track { flex: 0 0 200px; height: 6px; border-radius: 3px; background: var(--iw-panel); border: 1px solid var(--iw-border); overflow: hidden; }
+.iw-progress-track { box-sizing: border-box; flex: 0 0 200px; height: 6px; border-radius: 3px; background: var(--iw-panel); border: 1px solid var(--iw-border); overflow: hidden; }
 .iw-progress-bar { height: 100%; width: 0; background: var(--iw-accent); transition: width 0.15s linear; }
 .iw-tooltip { position: absolute; z-index: 10; pointer-events: none; padding: 4px 8px; border-radius: 4px;
   background: var(--iw-tip-bg); color: var(--iw-tip-fg); font-size: 12px; white-space: pre; box-shadow: 0 2px 8px rgba(0,0,0,0.25); }
@@ -115,15 +118,32 @@ export const CSS = `
 
 export type ThemeOption = "auto" | "light" | "dark";
 
-/** Create the root element of a view with its stylesheet. */
+// Each view bundle has its own copy of this module: a counter alone would collide between
+// a heatmap and an attribution view on one page, so the id also carries a random part.
+let uid = 0;
+const session = Math.random().toString(36).slice(2, 8);
+
+/**
+ * Create the root element of a view with its stylesheet, and a second stylesheet for the
+ * colour classes of the current scale (`setScaleCss`).
+ */
 export function createRoot(el: HTMLElement, cls: string): HTMLDivElement {
   const root = document.createElement("div");
   root.className = `iw-root ${cls}`;
+  root.dataset.iwUid = `${cls}-${session}-${++uid}`;
   const style = document.createElement("style");
   style.textContent = CSS;
-  root.appendChild(style);
+  const scaleStyle = document.createElement("style");
+  scaleStyle.className = "iw-scale-style";
+  root.append(style, scaleStyle);
   el.appendChild(root);
   return root;
+}
+
+/** Install the colour-bin rules of a scale (see ColorScale.css), scoped to this root. */
+export function setScaleCss(root: HTMLElement, scale: { css(prefix: string): string } | null): void {
+  const style = root.querySelector("style.iw-scale-style");
+  if (style) style.textContent = scale ? scale.css(`.iw-root[data-iw-uid="${root.dataset.iwUid}"]`) : "";
 }
 
 export interface ResolvedTheme {

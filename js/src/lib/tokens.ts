@@ -7,6 +7,7 @@ import { format4 } from "./format";
 /** Show whitespace: leading/trailing spaces as `·`, newlines as `↵`, tabs as `→`. */
 export function displayToken(tok: string): string {
   if (tok === "") return "∅";
+  if (!/[\s]/.test(tok)) return tok; // fast path: nothing to show
   let s = tok.replace(/\r\n|\r|\n/g, "↵").replace(/\t/g, "→");
   const m = /^( *)(.*?)( *)$/s.exec(s);
   if (m) s = "·".repeat(m[1].length) + m[2] + "·".repeat(m[3].length);
@@ -15,7 +16,7 @@ export function displayToken(tok: string): string {
 
 /** True when a token contains a line break (the layout breaks the line after it). */
 export function breaksLine(tok: string): boolean {
-  return /[\r\n]/.test(tok);
+  return tok.indexOf("\n") >= 0 || tok.indexOf("\r") >= 0;
 }
 
 export interface TokenRenderOptions {
@@ -23,44 +24,80 @@ export interface TokenRenderOptions {
   values?: ArrayLike<number> | null;
   /** Offset into `values` where this row starts. */
   offset?: number;
-  color?: (v: number) => string;
-  text?: (v: number) => string;
+  /** Colour bin of a value (class `iw-c<bin>`, see ColorScale.css). */
+  bin?: (v: number) => number;
+  /** Tokens that get a value but no colour (e.g. not inputs to the target). */
+  uncoloured?: (i: number) => boolean;
   /** Extra classes per token index (e.g. continuation, greyed). */
   classes?: (i: number) => string;
 }
 
+/** Chunks end after a line break once this many tokens are in, or at the hard cap. */
+export const CHUNK_MIN = 400;
+export const CHUNK_MAX = 1200;
+
 /**
  * Build all token spans in one DocumentFragment (one insertion, one layout): each is a
  * `span.iw-token` with `data-index` and, when values are given, `data-value` (4
- * significant digits).
+ * significant digits). Colours come from per-bin classes so that no span carries an inline
+ * style (10,000 style parses would dominate building the DOM).
+ *
+ * Long texts are split into `div.iw-chunk` blocks (at line breaks where possible) with
+ * `content-visibility: auto`, so the browser lays out and paints only the chunks on screen:
+ * 10,000 tokens cost about as much as the first screenful.
  */
 export function renderTokens(tokens: readonly string[], opts: TokenRenderOptions = {}): { fragment: DocumentFragment; spans: HTMLSpanElement[] } {
   const fragment = document.createDocumentFragment();
   const spans: HTMLSpanElement[] = new Array(tokens.length);
-  const { values, color, text, classes } = opts;
+  const { values, bin, classes, uncoloured } = opts;
   const offset = opts.offset ?? 0;
+  const proto = document.createElement("span");
+  const chunked = tokens.length > CHUNK_MIN;
+  let chunk: DocumentFragment | HTMLDivElement = fragment;
+  let inChunk = 0;
+  const newChunk = () => {
+    const div = document.createElement("div");
+    div.className = "iw-chunk";
+    fragment.appendChild(div);
+    chunk = div;
+    inChunk = 0;
+  };
+  if (chunked) newChunk();
   for (let i = 0; i < tokens.length; i++) {
     const tok = String(tokens[i]);
-    const span = document.createElement("span");
+    const span = proto.cloneNode(false) as HTMLSpanElement;
     const shown = displayToken(tok);
     let cls = "iw-token";
-    if (shown !== tok && /^[·↵→∅]+$/.test(shown)) cls += " iw-ws-only";
-    const extra = classes?.(i);
-    if (extra) cls += " " + extra;
-    span.className = cls;
+    if (classes) {
+      const extra = classes(i);
+      if (extra) cls += " " + extra;
+    }
     span.textContent = shown;
-    span.dataset.index = String(i);
+    span.setAttribute("data-index", String(i));
     if (values) {
       const v = values[offset + i];
-      span.dataset.value = format4(v);
-      if (color) span.style.backgroundColor = color(v);
-      if (text) span.style.color = text(v);
+      span.setAttribute("data-value", format4(v));
+      if (bin && !uncoloured?.(i)) cls += " iw-c" + bin(v);
     }
-    fragment.appendChild(span);
-    if (breaksLine(tok)) fragment.appendChild(document.createElement("br"));
+    span.className = cls;
+    chunk.appendChild(span);
     spans[i] = span;
+    inChunk++;
+    const br = breaksLine(tok);
+    if (chunked && i < tokens.length - 1 && ((br && inChunk >= CHUNK_MIN) || inChunk >= CHUNK_MAX)) {
+      if (chunk instanceof HTMLDivElement) sizeChunk(chunk, inChunk);
+      newChunk();
+    } else if (br) {
+      chunk.appendChild(document.createElement("br"));
+    }
   }
+  if (chunked && chunk instanceof HTMLDivElement) sizeChunk(chunk, inChunk);
   return { fragment, spans };
+}
+
+/** A placeholder height for a chunk not laid out yet (the browser remembers real ones). */
+function sizeChunk(div: HTMLDivElement, n: number): void {
+  div.style.containIntrinsicSize = `auto ${Math.ceil(n / 12) * 24}px`;
 }
 
 /** The token span under an event target (delegated listeners), or null. */

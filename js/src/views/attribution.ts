@@ -12,7 +12,7 @@ import { renderLegend } from "../lib/legend";
 import { createProgress } from "../lib/progress";
 import { chooseKind, domainOf, makeScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
 import { renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
 
@@ -60,6 +60,7 @@ const METHOD_NAMES: Record<string, string> = {
 
 function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el">): () => void {
   const root = createRoot(el, "iw-attribution");
+  let lastBg = ""; // background the colours were computed for
   const header = document.createElement("div");
   header.className = "iw-header";
   const select = document.createElement("select");
@@ -189,14 +190,14 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     legendSlot.replaceChildren();
     rowData = matrix ? matrix.data : null;
     rowOffset = matrix ? row * matrix.cols : 0;
-    let color: ((v: number) => string) | undefined;
-    let text: ((v: number) => string) | undefined;
+    let bin: ((v: number) => number) | undefined;
     if (matrix) {
       // The scale spans the inputs to the target only (later tokens score 0 by construction).
       const limit = target >= 0 ? Math.min(target, matrix.cols) : matrix.cols;
       const slice = Array.prototype.slice.call(matrix.data, rowOffset, rowOffset + Math.max(limit, 1)) as number[];
       const kind = chooseKind("auto", slice);
       const resolved = resolveTheme(root, theme);
+    lastBg = resolved.background;
       const scale = makeScale({
         kind,
         domain: domainOf(kind, slice),
@@ -204,15 +205,15 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
         foreground: resolved.foreground,
         dark: resolved.dark,
       });
-      color = scale.color;
-      text = scale.text;
+      bin = scale.bin;
+      setScaleCss(root, scale);
       legendSlot.appendChild(renderLegend(scale, "score"));
     }
     const { fragment } = renderTokens(tokens, {
       values: rowData,
       offset: rowOffset,
-      color,
-      text,
+      bin,
+      uncoloured: (i) => target >= 0 && i >= target,
       classes: (i) => {
         let c = i >= promptLen ? "iw-cont" : "";
         if (target >= 0 && i >= target) c += " iw-after";
@@ -221,11 +222,12 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       },
     });
     tokensEl.appendChild(fragment);
-    // Greyed tokens are not inputs to the target: drop their colour.
-    if (target >= 0) {
-      for (const s of tokensEl.querySelectorAll<HTMLElement>(".iw-after")) {
-        s.style.backgroundColor = "";
-        s.style.color = "";
+    // Continuation tokens are buttons when Python can recompute (keyboard: Tab + Enter).
+    if (interactive) {
+      for (const sp of tokensEl.querySelectorAll<HTMLElement>(".iw-cont")) {
+        sp.tabIndex = 0;
+        sp.setAttribute("role", "button");
+        sp.setAttribute("aria-label", `explain token ${sp.dataset.index}`);
       }
     }
     if (target >= 0 && target === tokens.length && targetLabel) {
@@ -261,6 +263,14 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     model.set("target_position", i);
     model.save_changes();
   };
+  const onKey = (ev: KeyboardEvent) => {
+    if (ev.key === "Enter" || ev.key === " ") {
+      if (tokenFromEvent(ev, root)) {
+        ev.preventDefault();
+        onClick(ev);
+      }
+    }
+  };
   const onMethod = () => {
     if (!model.get("interactive") || model.get("busy")) return;
     if (select.value && select.value !== model.get("method")) {
@@ -273,6 +283,7 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     draw();
   };
   body.addEventListener("click", onClick);
+  body.addEventListener("keydown", onKey);
   select.addEventListener("change", onMethod);
   rowSelect.addEventListener("change", onRow);
 
@@ -299,23 +310,19 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     ["change:error", showTraitError],
   ];
   for (const [ev, fn] of handlers) model.on(ev, fn);
-  let lastBg = "";
   const stopTheme = watchTheme(() => {
     const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) {
-      lastBg = background;
-      draw();
-    }
+    if (background !== lastBg) draw();
   });
 
   draw();
-  lastBg = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption).background;
   showTraitError();
 
   return () => {
     redraw.cancel();
     for (const [ev, fn] of handlers) model.off(ev, fn);
     body.removeEventListener("click", onClick);
+    body.removeEventListener("keydown", onKey);
     select.removeEventListener("change", onMethod);
     rowSelect.removeEventListener("change", onRow);
     removeTooltip();

@@ -8,7 +8,7 @@ import { createErrorBox } from "../lib/error";
 import { coalesce } from "../lib/schedule";
 import { renderLegend } from "../lib/legend";
 import { chooseKind, domainOf, makeScale } from "../lib/scale";
-import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
 import { renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
 
@@ -28,6 +28,7 @@ const DATA_TRAITS = ["tokens", "values", "row_labels", "scale", "value_range", "
 
 function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">): () => void {
   const root = createRoot(el, "iw-heatmap");
+  let lastBg = ""; // background the colours were computed for
   const header = document.createElement("div");
   header.className = "iw-header";
   const title = document.createElement("div");
@@ -96,6 +97,7 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
     }
 
     const resolved = resolveTheme(root, theme);
+    lastBg = resolved.background;
     const range = model.get("value_range");
     const kind = chooseKind(model.get("scale"), matrix.data, range);
     const scale = makeScale({
@@ -106,6 +108,7 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
       dark: resolved.dark,
     });
     header.appendChild(renderLegend(scale));
+    setScaleCss(root, scale);
 
     const showLabels = matrix.rows > 1 || labels.length > 0;
     if (!showLabels) grid.classList.add("iw-single");
@@ -123,8 +126,7 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
       const { fragment, spans } = renderTokens(tokens, {
         values: matrix.data,
         offset: r * matrix.cols,
-        color: scale.color,
-        text: scale.text,
+        bin: scale.bin,
       });
       line.appendChild(fragment);
       grid.appendChild(line);
@@ -162,7 +164,7 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
 
   const removeTooltip = attachTooltip(root, (span) => {
     const i = Number(span.dataset.index);
-    const line = span.parentElement as HTMLElement | null;
+    const line = span.closest(".iw-tokens") as HTMLElement | null;
     const r = Number(line?.dataset.row ?? 0);
     const labels = model.get("row_labels") ?? [];
     const rows = matrix?.rows ?? 1;
@@ -183,17 +185,12 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
     ["change:error", showTraitError],
   ];
   for (const [ev, fn] of handlers) model.on(ev, fn);
-  let lastBg = "";
   const stopTheme = watchTheme(() => {
     const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) {
-      lastBg = background;
-      draw();
-    }
+    if (background !== lastBg) draw();
   });
 
   draw();
-  lastBg = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption).background;
   showTraitError();
 
   return () => {

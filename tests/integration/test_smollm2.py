@@ -1,0 +1,90 @@
+"""The real embedded default model: SmolLM2-135M-Instruct (Llama architecture)."""
+
+import numpy as np
+import pytest
+import torch
+
+import interp_widgets as iw
+
+pytestmark = pytest.mark.integration
+
+EIFFEL = "The Eiffel Tower is located in the city of"
+PROMPTS = [
+    (EIFFEL, " Paris"),
+    ("When Mary and John went to the store, John gave a drink to", None),
+    ("The capital of Germany is the city of", None),
+]
+
+
+def test_default_model_facts(smollm2):
+    m = smollm2
+    assert m.family.name == "llama" and m.n_layers == 30 and m.n_heads == 9 and m.d_model == 576
+    a = iw.attribute(m, EIFFEL, method="saliency")
+    assert "".join(a.tokens[a.prompt_len:]).startswith(" Paris, France.")
+    assert a.target == "' Paris'"
+
+
+@pytest.mark.parametrize("prompt,target", PROMPTS)
+def test_ig_completeness_within_tolerance(smollm2, prompt, target):
+    a = iw.attribute(smollm2, prompt, target=target)  # defaults: adaptive, tolerance 5%
+    span = abs(float(a.target_value[0] - a.baseline_value[0]))
+    assert abs(float(a.scores.sum()) - float(a.target_value[0] - a.baseline_value[0])) <= 0.05 * span + 0.02
+    assert abs(a.delta[0]) <= 0.05 * span + 0.02
+    assert a.n_evals <= 1024 and a.scores[0] == 0.0
+
+
+def test_ig_jagged_baseline_is_guarded(smollm2):
+    """Token id 0 everywhere makes the path cross a jump of the target logit; the adaptive
+    integrator either meets the tolerance or warns, never silently returns a broken result."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = iw.attribute(smollm2, EIFFEL, target=" Paris", baseline=0, keep_first=False, max_evals=300)
+    span = abs(float(a.target_value[0] - a.baseline_value[0]))
+    converged = abs(a.delta[0]) <= 0.05 * span + 0.02
+    warned = any(issubclass(w.category, iw.kernels.attribution.IGConvergenceWarning) for w in caught)
+    assert converged or warned
+    assert not (converged and warned)
+
+
+def test_input_x_gradient_matches_autograd(smollm2):
+    m = smollm2
+    ids = m.to_tokens(EIFFEL)
+    tok = m.token_id(" Paris")
+    x = m.embed(ids).detach().requires_grad_(True)
+    logit = m.hf(inputs_embeds=x).logits[0, -1, tok]
+    (g,) = torch.autograd.grad(logit, x)
+    a = iw.attribute(m, EIFFEL, target=" Paris", method="input_x_gradient")
+    np.testing.assert_allclose(a.scores, (x * g).sum(-1)[0].detach().numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_patterns_match_hf_eager(smollm2):
+    m = smollm2
+    ids = m.to_tokens(EIFFEL)
+    got = {}
+    with m.hooks([(f"blocks.{layer}.attn.hook_pattern", lambda t, n: got.__setitem__(n, t.detach()))
+                  for layer in (0, 15, 29)]):
+        m(ids)
+    impl = m.config._attn_implementation
+    try:
+        m.config._attn_implementation = "eager"
+        ref = m.hf(ids, output_attentions=True).attentions
+    finally:
+        m.config._attn_implementation = impl
+    for layer in (0, 15, 29):
+        torch.testing.assert_close(got[f"blocks.{layer}.attn.hook_pattern"], ref[layer], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_attribution_on_cuda():
+    gpu = iw.load_model(device="cuda")
+    cpu = iw.load_model(device="cpu")
+    assert gpu.device.type == "cuda"
+    a = iw.attribute(gpu, EIFFEL, target=" Paris", method="input_x_gradient")
+    b = iw.attribute(cpu, EIFFEL, target=" Paris", method="input_x_gradient")
+    np.testing.assert_allclose(a.scores, b.scores, rtol=2e-2, atol=2e-2)
+    ig = iw.attribute(gpu, EIFFEL, target=" Paris")
+    span = abs(float(ig.target_value[0] - ig.baseline_value[0]))
+    assert abs(ig.delta[0]) <= 0.05 * span + 0.02
