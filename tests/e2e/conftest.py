@@ -78,6 +78,7 @@ def _missing_requirement() -> str | None:
 # --------------------------------------------------------------------------------------
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so `-m "not e2e"` sees the mark
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     reason = _missing_requirement()

@@ -101,10 +101,21 @@ def _wait_idle(page, root, timeout_s: float) -> None:
 
 
 def _assert_no_error(root) -> None:
-    err = root.locator(ERROR)
-    texts = [t for t in err.all_inner_texts() if t.strip()] if err.count() else []
-    visible = [t for i, t in enumerate(texts) if err.nth(i).is_visible()]
-    assert not visible, f"the view shows an error: {visible}"
+    shown = root.locator(ERROR).evaluate_all(
+        "els => els.filter(e => !e.hidden && e.offsetParent !== null && e.textContent.trim())"
+        ".map(e => e.textContent)"
+    )
+    assert not shown, f"the view shows an error: {shown}"
+
+
+def _wait_scores_changed(page, root, before_raw: dict[str, str], timeout_s: float) -> None:
+    """Wait until some token's ``data-value`` differs from ``before_raw``."""
+    page.wait_for_function(
+        """([el, sel, before]) => [...el.querySelectorAll(sel)]
+              .some(e => e.dataset.value !== before[e.dataset.index])""",
+        arg=[root.element_handle(), TOKEN, before_raw],
+        timeout=timeout_s * 1000,
+    )
 
 
 @pytest.mark.parametrize("ui", ["lab", "nb7"])
@@ -142,24 +153,13 @@ def test_attribution_click_recomputes(open_notebook, ui: str) -> None:
     t1 = time.monotonic()
     third.click()
     nb.page.wait_for_function(
-        "([sel, pos]) => document.querySelector(sel)?.dataset.targetPosition === String(pos)",
-        arg=[f".jp-Notebook {ROOT}", clicked],
+        "([el, pos]) => el.dataset.targetPosition === String(pos)",
+        arg=[root.element_handle(), clicked],
         timeout=RECOMPUTE_TIMEOUT_S * 1000,
     )
     t_pos = time.monotonic() - t1
-    # The position may update before the recompute starts: wait for the new scores too.
-    nb.page.wait_for_function(
-        """([sel, tok, before]) => {
-            const els = document.querySelectorAll(`${sel} ${tok}`);
-            if (!els.length) return false;
-            for (const e of els) {
-                if (e.dataset.value !== before[e.dataset.index]) return true;
-            }
-            return false;
-        }""",
-        arg=[f".jp-Notebook {ROOT}", TOKEN, before_raw],
-        timeout=RECOMPUTE_TIMEOUT_S * 1000,
-    )
+    # The view sets the position at once, before Python recomputes: wait for new scores too.
+    _wait_scores_changed(nb.page, root, before_raw, RECOMPUTE_TIMEOUT_S)
     t_values = time.monotonic() - t1
     _wait_idle(nb.page, root, RECOMPUTE_TIMEOUT_S)
     t_click = time.monotonic() - t1
@@ -213,3 +213,102 @@ def test_token_heatmap_renders_text_not_html(open_notebook) -> None:
     nb.page.wait_for_timeout(500)  # an onerror handler would have fired by now
     assert nb.page.evaluate("() => window.__xss") is None
     nb.screenshot(out, "lab_token_heatmap_xss.png")
+
+
+def test_attribution_method_selector_recomputes(open_notebook) -> None:
+    """Choosing another method in the view's selector recomputes in Python (JupyterLab)."""
+    probe = (
+        "import json as _json\n"
+        "print('JSON' + _json.dumps({'method': w.method, 'result_method': w.attribution.method,"
+        " 'target_position': int(w.target_position),"
+        " 'scores': [float(x) for x in w.attribution.matrix[0]]}))"
+    )
+    nb = open_notebook("lab", [ATTRIBUTION_CELL, probe])
+    nb.run_cell(0, timeout_s=FIRST_CELL_TIMEOUT_S)
+    root = nb.cell(0).locator(ROOT).first
+    root.locator(TOKEN).first.wait_for(state="visible", timeout=60_000)
+    _wait_idle(nb.page, root, RECOMPUTE_TIMEOUT_S)
+    pos = int(root.get_attribute("data-target-position"))
+    before_raw = _dom_raw(root)
+
+    select = root.locator("select.iw-method")
+    options = select.locator("option").evaluate_all("os => os.map(o => o.value)")
+    assert "saliency" in options, options
+    select.select_option("saliency")
+    nb.page.wait_for_function(
+        "el => el.dataset.method === 'saliency'", arg=root.element_handle(),
+        timeout=RECOMPUTE_TIMEOUT_S * 1000,
+    )
+    _wait_scores_changed(nb.page, root, before_raw, RECOMPUTE_TIMEOUT_S)
+    _wait_idle(nb.page, root, RECOMPUTE_TIMEOUT_S)
+    _assert_no_error(root)
+    after = _dom_values(root)
+
+    out = nb.run_cell(1, timeout_s=60)
+    state = json.loads(next(ln for ln in out.splitlines() if ln.startswith("JSON"))[4:])
+    assert state["method"] == state["result_method"] == "saliency"
+    assert state["target_position"] == pos == int(root.get_attribute("data-target-position"))
+    # Saliency is a gradient norm: no negative scores.
+    assert min(state["scores"]) >= 0
+    for i, py in enumerate(state["scores"]):
+        assert _same_3sig(py, after[i]), (i, py, after[i])
+
+
+def test_token_heatmap_follows_lab_dark_theme(open_notebook, jupyter_server) -> None:
+    """Switching JupyterLab to its dark theme recolours a live view (no re-run)."""
+    cell = (
+        "import interp_widgets as iw\n"
+        "iw.TokenHeatmap(['The', ' cat', ' sat', ' on', ' the', ' mat'],"
+        " [0.9, -0.5, 0.1, -1.0, 0.0, 0.6])"
+    )
+    nb = open_notebook("lab", [cell])
+    nb.run_cell(0, timeout_s=60)
+    out = nb.cell(0).locator(".jp-OutputArea-output:has(.iw-token)").first
+    out.locator(".iw-token").nth(5).wait_for(state="visible", timeout=30_000)
+    page = nb.page
+
+    def colours() -> dict:
+        return out.locator(".iw-root, .iw-heatmap").first.evaluate(
+            """el => ({
+                body: document.body.dataset.jpThemeLight,
+                text: getComputedStyle(el).color,
+                zero: getComputedStyle(el.querySelector('.iw-token[data-index="4"]')).backgroundColor,
+                zeroText: getComputedStyle(el.querySelector('.iw-token[data-index="4"]')).color,
+            })"""
+        )
+
+    def luminance(css: str) -> float:
+        nums = [float(x) for x in re.findall(r"[\d.]+", css)[:3]]
+        r, g, b = (v / 255 for v in nums)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    light = colours()
+    assert light["body"] == "true", light
+    settings = (jupyter_server.root_dir.parent / "lab-settings" / "@jupyterlab"
+                / "apputils-extension" / "themes.jupyterlab-settings")
+    try:
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Settings$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^JupyterLab Dark$")).click()
+        page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'",
+                               timeout=30_000)
+        page.wait_for_function(
+            """([el, before]) => getComputedStyle(el.querySelector('.iw-token[data-index="4"]'))
+                 .backgroundColor !== before""",
+            arg=[out.element_handle(), light["zero"]],
+            timeout=30_000,
+        )
+        dark = colours()
+        nb.screenshot(out, "lab_token_heatmap_dark.png")
+        # The choice was saved as a user setting (removed again below).
+        deadline = time.monotonic() + 10
+        while not settings.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "Dark" in settings.read_text(), settings
+        # The zero-valued token fades to the (dark) background, and text turns light.
+        assert luminance(dark["zero"]) < 0.35 < luminance(light["zero"]), (light, dark)
+        assert luminance(dark["text"]) > 0.5 > luminance(light["text"]), (light, dark)
+        assert luminance(dark["zeroText"]) > 0.5, dark
+    finally:
+        # The theme is a user setting of the shared server: put the light theme back.
+        settings.unlink(missing_ok=True)
