@@ -427,8 +427,9 @@ def main(argv=None):
           f"{args.threads or torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     print(f"# matmul rate (2048^2 fp32, median of 7): {gflops:.1f} GFLOP/s; P_body = {p_body / 1e6:.1f}M params "
           f"(excl. embedding), LM head {p_head / 1e6:.1f}M at one position")
-    print(f"# times: median of {repeats} runs for prompts <= 64 tokens, {args.repeats_large} above; each "
-          f"measurement in a fresh process (model load + warm-up excluded). The machine is shared: timings are noisy.")
+    print(f"# times: median of {repeats} runs for prompts <= 64 tokens, {args.repeats_large} above, interleaved across "
+          f"methods; each run in a fresh process (model load + warm-up excluded). The machine is shared "
+          f"(load average at start: {open('/proc/loadavg').read().split()[0]}): timings are noisy.")
     print("# peak dRSS: peak resident memory during the first call minus RSS before it (VmHWM reset via clear_refs)")
     print(f"# within tol: |err| <= {TOL:.0%} * |F(x)-F(x0)| + {ATOL}", flush=True)
 
@@ -442,30 +443,41 @@ def main(argv=None):
     summary = []
     for n in sizes:
         reps = repeats if n <= 64 else args.repeats_large
-        base = {"n_tokens": n, "repeats": reps, "threads": args.threads}
-        rows = []
-
-        def go(label, **spec):
-            print(f"  ... {n} tokens: {label}", file=sys.stderr, flush=True)
-            r = run_worker({**base, **spec}, args.timeout)
-            rows.append((label, r))
-            return r
-
-        ours_ig = go("ours IG (defaults: adaptive, space, keep first)", kind="ours_ig")
-        ours_ixg = go("ours input x gradient", kind="ours_ixg")
+        base = {"n_tokens": n, "repeats": 1, "threads": args.threads}
+        specs = [("ours IG (defaults: adaptive, space, keep first)", {"kind": "ours_ig"}),
+                 ("ours input x gradient", {"kind": "ours_ixg"})]
         if have_captum:
             ibs = ibs_for(n)
-            cap_ig = go(f"Captum LIG n=50, space+first kept, ibs={ibs}", kind="captum_ig",
-                        kwargs={"baseline_id": "space", "keep_first": True, "internal_batch_size": ibs})
-            go(f"Captum LIG n=50, all id 0, ibs={ibs}", kind="captum_ig",
-               kwargs={"baseline_id": 0, "keep_first": False, "internal_batch_size": ibs})
+            specs += [(f"Captum LIG n=50, space+first kept, ibs={ibs}",
+                       {"kind": "captum_ig", "kwargs": {"baseline_id": "space", "keep_first": True, "internal_batch_size": ibs}}),
+                      (f"Captum LIG n=50, all id 0, ibs={ibs}",
+                       {"kind": "captum_ig", "kwargs": {"baseline_id": 0, "keep_first": False, "internal_batch_size": ibs}})]
             if n <= 64 and not args.quick and ibs is not None:
-                go("Captum LIG n=50, space+first kept, ibs=None", kind="captum_ig",
-                   kwargs={"baseline_id": "space", "keep_first": True, "internal_batch_size": None})
-            cap_gxa = go("Captum LayerGradientXActivation", kind="captum_gxa")
-        print(f"\n## {n}-token prompt (target = greedy next token {ours_ig.get('target', '?')!r})")
+                specs.append(("Captum LIG n=50, space+first kept, ibs=None",
+                              {"kind": "captum_ig", "kwargs": {"baseline_id": "space", "keep_first": True, "internal_batch_size": None}}))
+            specs.append(("Captum LayerGradientXActivation", {"kind": "captum_gxa"}))
+        # repeats are interleaved rounds (one fresh process per run) so that load drifting on the
+        # shared machine hits every method alike; memory = median over the rounds' first calls
+        res: dict = {}
+        for r in range(reps):
+            for label, spec in specs:
+                print(f"  ... {n} tokens, round {r + 1}/{reps}: {label}", file=sys.stderr, flush=True)
+                out = run_worker({**base, **spec}, args.timeout)
+                if label not in res or "error" in res[label]:
+                    res[label] = dict(out, peaks=[out.get("peak_mib")])
+                elif "error" not in out:
+                    res[label]["times"] += out["times"]
+                    res[label]["peaks"].append(out["peak_mib"])
+        for r in res.values():
+            if "error" not in r:
+                r["peak_mib"] = statistics.median(r["peaks"])
+        rows = [(label, res[label]) for label, _ in specs]
+        ours_ig, ours_ixg = rows[0][1], rows[1][1]
+        print(f"\n## {n}-token prompt (target = greedy next token {ours_ig.get('target', '?')!r}; "
+              f"times: median of {reps} interleaved runs [min-max])")
         print_table(rows, p_body, p_head, gflops)
         if have_captum:
+            cap_ig, cap_gxa = rows[2][1], rows[-1][1]
             summary.append(
                 f"{n} tokens: ours-IxG / Captum-GxA time = {ratio(ours_ixg, cap_gxa)}; "
                 f"ours-IG / Captum-IG(50) time = {ratio(ours_ig, cap_ig)}, evals = {ratio(ours_ig, cap_ig, 'evals')}; "
@@ -521,7 +533,8 @@ def main(argv=None):
             per = statistics.median(r["times"]) / max(1, r["grad_evals"])
             print(f"    {label}: {r['peak_mib']:.0f} MiB peak dRSS, {per:.2f} s per gradient evaluation")
 
-    print(f"\n# total benchmark wall time {time.perf_counter() - t_start:.0f} s "
+    print(f"\n# total benchmark wall time {time.perf_counter() - t_start:.0f} s, load average at end "
+          f"{open('/proc/loadavg').read().split()[0]} "
           f"(matmul rate re-measured at the end: {matmul_gflops(args.threads):.1f} GFLOP/s)")
 
 

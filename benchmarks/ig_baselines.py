@@ -123,15 +123,14 @@ def f_along(model, ids, base, tgt, alphas, batch=64):
 
 def ig_run(model, ids, base, tgt, max_evals):
     """Our adaptive IG with this baseline tensor, on these ids (through the public kernel)."""
-    import interp_widgets as iw
-    from interp_widgets.kernels.attribution import _Target, _run
+    from interp_widgets.kernels.attribution import IGConvergenceWarning, _Target, _run
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         a = _run(model, ids, [_Target(len(ids) - 1, lambda lg: lg[:, tgt], "t")], "integrated_gradients", False,
                  baseline=base, keep_first=False, n_steps=None, tolerance=TOL, atol=ATOL,
                  max_evals=max_evals, internal_batch_size=None)
-    warned = any(issubclass(x.category, iw.IGConvergenceWarning) for x in w)
+    warned = any(issubclass(x.category, IGConvergenceWarning) for x in w)
     return {"evals": int(a.n_evals), "delta": abs(float(a.delta[0])),
             "diff": float(a.target_value[0] - a.baseline_value[0]), "warned": warned,
             "time": time.perf_counter() - t0}
@@ -240,13 +239,16 @@ def tiny_models():
     V = 64 if len(vocab) <= 64 else len(vocab)
     d, L, H = 64, 3, 4
     cfgs = [
-        ("gpt2", GPT2LMHeadModel, GPT2Config(vocab_size=V, n_positions=64, n_embd=d, n_layer=L, n_head=H)),
+        ("gpt2", GPT2LMHeadModel, GPT2Config(vocab_size=V, n_positions=64, n_embd=d, n_layer=L, n_head=H,
+                                             bos_token_id=0, eos_token_id=0)),
         ("gpt_neox", GPTNeoXForCausalLM, GPTNeoXConfig(vocab_size=V, hidden_size=d, num_hidden_layers=L,
                                                        num_attention_heads=H, intermediate_size=4 * d,
-                                                       max_position_embeddings=64)),
+                                                       max_position_embeddings=64, bos_token_id=0,
+                                                       eos_token_id=0)),
         ("llama", LlamaForCausalLM, LlamaConfig(vocab_size=V, hidden_size=d, num_hidden_layers=L,
                                                num_attention_heads=H, num_key_value_heads=2,
-                                               intermediate_size=2 * d, max_position_embeddings=64)),
+                                               intermediate_size=2 * d, max_position_embeddings=64,
+                                               bos_token_id=0, eos_token_id=0)),
     ]
     for name, cls, cfg in cfgs:
         torch.manual_seed(0)

@@ -1,89 +1,16 @@
-"""Shared fixtures: tiny random models of every supported family, built from a config with
-a byte-level BPE tokenizer trained in the test session (no hub access), and the real
-embedded SmolLM2 for integration tests."""
+"""Shared fixtures: tiny random models of every supported family (tests/tiny_models.py) and
+the real embedded SmolLM2 for integration tests."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
-CORPUS = [
-    "The Eiffel Tower is located in the city of Paris, France.",
-    "When Mary and John went to the store, John gave a drink to Mary.",
-    "def add(a, b):\n    return a + b\n",
-    "One, two, three, four, five, six, seven, eight, nine, ten.",
-    "The quick brown fox jumps over the lazy dog. <img src=x> </script>",
-] * 4
+from tiny_models import ALL, CAUSAL, build_tiny, make_tiny_tokenizer
 
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
     return make_tiny_tokenizer()
-
-
-def make_tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=1000, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
-                                   pad_token="<|endoftext|>", bos_token="<|endoftext|>")
-
-
-def _configs(vocab: int):
-    from transformers import (BertConfig, Gemma2Config, GPT2Config, GPTNeoXConfig, LlamaConfig,
-                              Qwen2Config)
-
-    common = dict(vocab_size=vocab)
-    return {
-        "llama": LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=3,
-                             num_attention_heads=4, num_key_value_heads=2,
-                             max_position_embeddings=256, **common),
-        "qwen2": Qwen2Config(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                             num_attention_heads=4, num_key_value_heads=4,
-                             max_position_embeddings=256, **common),
-        "gemma2": Gemma2Config(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                               num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                               max_position_embeddings=256, **common),
-        "gpt2": GPT2Config(n_embd=64, n_layer=3, n_head=4, n_positions=256, **common),
-        "gpt_neox": GPTNeoXConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                                  num_attention_heads=4, max_position_embeddings=256,
-                                  use_parallel_residual=True, **common),
-        "gpt_neox_seq": GPTNeoXConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                                      num_attention_heads=4, max_position_embeddings=256,
-                                      use_parallel_residual=False, **common),
-        "bert": BertConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
-                           num_attention_heads=4, max_position_embeddings=256, **common),
-    }
-
-
-CAUSAL = ["llama", "qwen2", "gemma2", "gpt2", "gpt_neox", "gpt_neox_seq"]
-ALL = CAUSAL + ["bert"]
-
-
-def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
-    from transformers import AutoModel, AutoModelForCausalLM
-
-    import interp_widgets as iw
-
-    torch.manual_seed(0)
-    cfg = _configs(len(tokenizer))[kind]
-    cls = AutoModel if kind == "bert" else AutoModelForCausalLM
-    if kind == "gemma2":  # Gemma 2 supports only eager attention in transformers
-        attn_implementation = "eager"
-    hf = cls.from_config(cfg, attn_implementation=attn_implementation)
-    # random init is tiny; scale up so that logits vary and attention is not uniform
-    with torch.no_grad():
-        for name, p in hf.named_parameters():
-            if p.dim() == 2:
-                p.mul_(3.0)
-    hf.eval()
-    return iw.Model(hf, tokenizer, name=f"tiny-{kind}")
 
 
 @pytest.fixture(scope="session", params=ALL)

@@ -92,7 +92,7 @@ def test_ig_keep_first_gives_first_token_zero(tiny_causal):
 def test_ig_adaptive_refines_a_sharp_path(tiny_tokenizer):
     """A target with a near-step along the path: fixed steps miss completeness and warn;
     the adaptive integrator refines the interval with the step until completeness holds."""
-    from conftest import build_tiny
+    from tiny_models import build_tiny
 
     m = build_tiny("llama", tiny_tokenizer)
     tok = m.token_id(" dog")
@@ -177,7 +177,7 @@ def test_bad_input(tiny_causal):
 
 
 def test_encoder_needs_callable(tiny_tokenizer):
-    from conftest import build_tiny
+    from tiny_models import build_tiny
 
     m = build_tiny("bert", tiny_tokenizer)
     with pytest.raises(ValueError, match="encoder"):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import interp_widgets as iw
-from conftest import build_tiny
+from tiny_models import build_tiny
 
 TEXT = "When Mary and John went to the store, John gave"
 
