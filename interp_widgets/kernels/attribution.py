@@ -71,7 +71,7 @@ def attribute(
     atol: float = 0.02,
     max_evals: int = 1024,
     internal_batch_size: Optional[int] = None,
-    progress: Union[bool, Callable[[float], None]] = False,
+    progress: Union[None, bool, Callable[[float], None]] = None,
 ) -> Attribution:
     """Attribute a model's prediction to its input tokens.
 
@@ -115,7 +115,9 @@ def attribute(
         max_evals: IG's budget of model evaluations; past it, a warning gives the error.
         internal_batch_size: sequences per forward/backward (bounds memory). Default: as many
             as fit in 4,096 tokens, at most 16.
-        progress: ``True`` for a tqdm bar, or a callable receiving a fraction in [0, 1].
+        progress: ``True`` for a tqdm bar (removed when done), ``False`` for none, or a
+            callable receiving a fraction in [0, 1]. Default: a bar for the methods that take
+            many evaluations (integrated gradients, occlusion), none for the one-pass ones.
 
     Returns:
         :class:`~interp_widgets.Attribution` (``scores`` is ``[tokens]`` for one target,
@@ -144,6 +146,8 @@ def attribute(
         keep_first = isinstance(baseline, (int, str)) and baseline != "zero"
     kwargs = dict(baseline=baseline, keep_first=keep_first, n_steps=n_steps, tolerance=tolerance,
                   atol=atol, max_evals=max_evals, internal_batch_size=internal_batch_size)
+    if progress is None:
+        progress = method in ("integrated_gradients", "occlusion")
     result = _run(model, ids, targets, method, progress, **kwargs)
     result.tokens = model.to_str_tokens(ids)
     result.prompt_len = n_prompt
@@ -522,18 +526,19 @@ class _Progress:
         self.bar = None
         if progress is True:
             from tqdm.auto import tqdm
-            self.bar = tqdm(desc="attribution", unit="eval")
+            self.bar = tqdm(desc="attribution", unit="eval", leave=False)
         self.total_targets = total
-        self.done = 0
 
     def tick_fn(self, target_index: int):
+        done = [0]
+
         def tick(n):
-            self.done += n
+            done[0] += n
             if self.bar is not None:
                 self.bar.update(n)
             if self.cb is not None:
-                # evaluations are open-ended (adaptive); report a saturating fraction per target
-                per = 1 - math.exp(-self.done / (64.0 * self.total_targets))
+                # evaluations are open-ended (adaptive): a saturating fraction per target
+                per = 1 - math.exp(-done[0] / 64.0)
                 self.cb(min(0.99, (target_index + per) / self.total_targets))
         return tick
 
