@@ -36,6 +36,9 @@ __all__ = ["attribute", "METHODS", "IGConvergenceWarning", "baseline_embeddings"
 
 METHODS = ("integrated_gradients", "input_x_gradient", "saliency", "occlusion")
 DEFAULT_CONTINUATION = 8
+# Tokens per forward/backward batch by default: on SmolLM2 a batch holds ~1.5 MB of saved
+# activations per token (measured in benchmarks/attribution.py), so ~1.5 GB at this budget.
+_BATCH_TOKENS = 1024
 _INITIAL_INTERVALS = 4  # of the adaptive integrator: 20 evaluations before any refinement
 
 
@@ -114,7 +117,7 @@ def attribute(
         atol: absolute floor added to the tolerance.
         max_evals: IG's budget of model evaluations; past it, a warning gives the error.
         internal_batch_size: sequences per forward/backward (bounds memory). Default: as many
-            as fit in 4,096 tokens, at most 16.
+            as fit in 1,024 tokens, at most 16 (about 1.5 GB on SmolLM2).
         progress: ``True`` for a tqdm bar (removed when done), ``False`` for none, or a
             callable receiving a fraction in [0, 1]. Default: a bar for the methods that take
             many evaluations (integrated gradients, occlusion), none for the one-pass ones.
@@ -336,7 +339,7 @@ def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, 
     for ti, t in enumerate(targets):
         n_in = n_tokens if t.read_pos < 0 else t.read_pos + 1  # later tokens cannot matter (causal)
         sub = ids[:n_in]
-        batch = internal_batch_size or max(1, min(16, 4096 // n_in))
+        batch = internal_batch_size or max(1, min(16, _BATCH_TOKENS // n_in))
         ev = _Evaluator(model, t, batch, bar.tick_fn(ti))
         x = model.embed(sub[None])[0].detach()
         row = np.zeros(n_tokens, dtype=np.float32)
