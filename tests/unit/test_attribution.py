@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import interp_widgets as iw
-from interp_widgets.kernels.attribution import IGConvergenceWarning, _space_token
+from interp_widgets.kernels.attribution import IGConvergenceWarning, baseline_token
 
 PROMPT = "The quick brown fox jumps over the lazy"
 
@@ -46,7 +46,9 @@ def test_occlusion_matches_explicit_reruns(tiny_causal):
     tok = _target_id(m)
     occ = iw.attribute(m, PROMPT, target=" dog", method="occlusion")
     x = m.embed(ids)[0].detach()
-    space = m.embed(torch.tensor([_space_token(m)]))[0].detach()
+    eos = m.tokenizer.eos_token_id
+    assert baseline_token(m, "eos") == eos
+    space = m.embed(torch.tensor([eos]))[0].detach()
     full = _logit(m, x, tok)
     expected = []
     for i in range(ids.shape[1]):
@@ -86,6 +88,7 @@ def test_ig_keep_first_gives_first_token_zero(tiny_causal):
     a = iw.attribute(m, PROMPT, target=" dog")
     assert a.scores[0] == 0.0
     assert "first token kept" in a.info["baseline"]
+    assert f"(id {m.tokenizer.eos_token_id})" in a.info["baseline"]
     assert abs(a.delta[0]) <= 0.05 * abs(a.target_value[0] - a.baseline_value[0]) + 0.02
 
 
