@@ -43,9 +43,10 @@ How things are measured
 
 Usage::
 
-    python benchmarks/attribution.py            # full: 32 and 256 tokens (~25-40 min on 2 shared cores)
-    python benchmarks/attribution.py --quick    # 32 tokens, memory at 128, capped jagged runs (~5-8 min)
+    python benchmarks/attribution.py            # full: 32 and 256 tokens (~23 min on 2 cores, more when shared)
+    python benchmarks/attribution.py --quick    # 32 tokens, memory at 128, capped jagged runs
     python benchmarks/attribution.py --sizes 32,64 --repeats 3
+    python benchmarks/attribution.py --reference-steps 512   # + per-token accuracy vs a 512-step reference
 
 Captum is a benchmark-only dependency (``pip install captum`` / extra ``bench``).
 """
@@ -425,6 +426,9 @@ def main(argv=None):
                     "(default 100,200; quick: none)")
     ap.add_argument("--captum-more-max-tokens", type=int, default=64,
                     help="run the equal-accuracy table for sizes up to this many tokens (default 64)")
+    ap.add_argument("--reference-steps", type=int, default=0,
+                    help="also compare per-token scores with a Captum IG reference of this many steps (e.g. 512), "
+                    "for sizes up to --captum-more-max-tokens (default 0: off; ~1 min per baseline at 32 tokens)")
     ap.add_argument("--no-captum", action="store_true", help="skip the Captum rows")
     ap.add_argument("--no-other", dest="other", action="store_false",
                     help="skip the rows with the other named baseline ('space' if the default is 'eos', and vice versa)")
@@ -477,6 +481,7 @@ def main(argv=None):
 
     sections = []  # (title, rows, note lines)
     summary = []
+    summary_ref = []  # (n, lines): per-token accuracy against a reference
     for n in sizes:
         reps = repeats if n <= 64 else args.repeats_large
         base = {"n_tokens": n, "repeats": 1, "threads": args.threads}
@@ -533,6 +538,27 @@ def main(argv=None):
             if args.other:
                 summary.append(f"{n} tokens: ours IG {other_b!r} / ours IG {default_b!r} (default) time = "
                                f"{ratio(by[ours_oth], ours_ig)}, evals = {ratio(by[ours_oth], ours_ig, 'evals')}")
+
+            # ---- per-token accuracy against a many-step reference ----------------------------
+            if args.reference_steps and n <= args.captum_more_max_tokens:
+                import numpy as np
+                lines = []
+                for b, o, c in pairs:
+                    label = f"Captum LIG n={args.reference_steps}, {b}+first kept (reference)"
+                    print(f"  ... {n} tokens: {label}", file=sys.stderr, flush=True)
+                    ref = run_worker({**base, **captum_ig(args.reference_steps, b, True, ibs_for(n))}, args.timeout)
+                    if "error" in ref or "error" in o or "error" in c:
+                        lines.append(f"  baseline {b}: n/a")
+                        continue
+                    y = np.array(ref["scores"])
+
+                    def err(r):
+                        x = np.array(r["scores"])
+                        return f"{np.abs(x - y).sum() / np.abs(y).sum():.2%} (max |diff| {np.abs(x - y).max():.3f})"
+                    lines.append(f"  baseline {b}+first kept: reference |delta| {ref['err']:.4f}; per-token L1 error / "
+                                 f"L1(reference): ours IG ({o['grad_evals'] + o['fwd_evals']} evals, |delta| "
+                                 f"{o['err']:.3f}) {err(o)}; Captum n=50 (|delta| {c['err']:.3f}) {err(c)}")
+                summary_ref.append((n, lines))
 
             # ---- what Captum needs for the same accuracy (where its 50 steps missed) -------
             if more_steps and n <= args.captum_more_max_tokens:
@@ -606,6 +632,11 @@ def main(argv=None):
         print("\n## Ratios")
         for s in summary:
             print("  " + s)
+    for n, lines in summary_ref:
+        print(f"\n## {n} tokens: per-token accuracy against Captum IG with {args.reference_steps} steps (completeness "
+              f"checks only the sum; this checks each token's score)")
+        for line in lines:
+            print(line)
     print(f"\n# total benchmark wall time {time.perf_counter() - t_start:.0f} s")
 
 

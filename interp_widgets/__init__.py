@@ -7,7 +7,7 @@
 
 from .model import Model, load_model
 from .results import Attribution
-from .kernels.attribution import attribute
+from .kernels.attribution import IGConvergenceWarning, attribute
 
 __version__ = "0.1.0"
 
@@ -20,4 +20,4 @@ def __getattr__(name):
     raise AttributeError(f"module 'interp_widgets' has no attribute {name!r}")
 
 
-__all__ = ["Model", "load_model", "Attribution", "attribute", "TokenHeatmap", "AttributionWidget"]
+__all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarning", "TokenHeatmap", "AttributionWidget"]
