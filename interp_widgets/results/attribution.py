@@ -1,4 +1,4 @@
-"""Typed results: plain data (numpy arrays and token strings), no torch.
+"""The result of ``iw.attribute``.
 
 A result knows how to show itself (``.show()`` returns a live view, imported lazily: the one
 upward edge of the layer diagram) and how to export itself (``.to_html(path)``). A fresh
@@ -88,7 +88,7 @@ class Attribution:
 
     def show(self, **kwargs):
         """A live :class:`~interp_widgets.views.AttributionWidget` of this result."""
-        from .views.attribution import AttributionWidget
+        from ..views.attribution import AttributionWidget
 
         return AttributionWidget(self, **kwargs)
 

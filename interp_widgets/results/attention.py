@@ -1,0 +1,93 @@
+"""The result of ``iw.attention``: every head's attention pattern on one text, plus head
+detector scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+__all__ = ["AttentionPatterns", "DETECTORS"]
+
+#: Head detectors, in display order. Each maps to a ``[n_layers, n_heads]`` score in [0, 1]:
+#: the mean attention a head pays, on repeated random tokens, to
+#: - ``previous_token``: the token just before the query;
+#: - ``duplicate_token``: the earlier occurrence of the query's own token;
+#: - ``induction``: the token right after that earlier occurrence (Olsson et al. 2022).
+DETECTORS = ("previous_token", "duplicate_token", "induction")
+
+
+@dataclass
+class AttentionPatterns:
+    """Attention of every layer and head over one text.
+
+    Attributes:
+        tokens: the text's tokens as the tokenizer split it.
+        patterns: ``float32 [n_layers, n_heads, query, key]``; each row sums to 1 over the
+            keys a query may see (causal models: keys ``<=`` query, the rest 0).
+        head_scores: detector name -> ``float32 [n_layers, n_heads]`` (see ``DETECTORS``);
+            empty when the detectors were not computed.
+        causal: whether the model masks future keys (decoder) or not (encoder).
+        info: how the scores were measured (sequence length, repeats, seed...).
+    """
+
+    tokens: list[str]
+    patterns: np.ndarray
+    head_scores: dict[str, np.ndarray] = field(default_factory=dict)
+    causal: bool = True
+    model_name: str = ""
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.patterns = np.asarray(self.patterns, dtype=np.float32)
+        if self.patterns.ndim != 4 or self.patterns.shape[2:] != (len(self.tokens), len(self.tokens)):
+            raise ValueError(
+                f"patterns must be [layers, heads, {len(self.tokens)}, {len(self.tokens)}] for "
+                f"{len(self.tokens)} tokens, got {tuple(self.patterns.shape)}"
+            )
+        for name, s in list(self.head_scores.items()):
+            s = np.asarray(s, dtype=np.float32)
+            if s.shape != self.patterns.shape[:2]:
+                raise ValueError(f"head score {name!r} must be [layers, heads] = "
+                                 f"{self.patterns.shape[:2]}, got {s.shape}")
+            self.head_scores[name] = s
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.patterns.shape[0])
+
+    @property
+    def n_heads(self) -> int:
+        return int(self.patterns.shape[1])
+
+    def head(self, layer: int, head: int) -> np.ndarray:
+        """One head's ``[query, key]`` pattern (negative indices count from the end)."""
+        for name, i, n in (("layer", layer, self.n_layers), ("head", head, self.n_heads)):
+            if not -n <= i < n:
+                raise ValueError(f"{name} {i} is out of range: the model has {n} {name}s (0..{n - 1})")
+        return self.patterns[layer, head]
+
+    def top_heads(self, detector: str, k: int = 5) -> list[tuple[int, int, float]]:
+        """The ``k`` highest-scoring heads of a detector as ``(layer, head, score)``."""
+        if detector not in self.head_scores:
+            raise ValueError(f"unknown detector {detector!r}; available: {sorted(self.head_scores)}")
+        s = self.head_scores[detector]
+        order = np.argsort(s, axis=None)[::-1][:k]
+        return [(int(i // s.shape[1]), int(i % s.shape[1]), float(s.flat[i])) for i in order]
+
+    def show(self, **kwargs):
+        """A live :class:`~interp_widgets.views.AttentionView` of this result."""
+        from ..views.attention import AttentionView
+
+        return AttentionView(self, **kwargs)
+
+    def to_html(self, path, **kwargs):
+        """Write a self-contained HTML file of the view (bundle and data inlined)."""
+        return self.show(**kwargs).to_html(path)
+
+    def __repr__(self) -> str:
+        tops = ", ".join(f"{d}: L{l}H{h} {v:.2f}" for d in self.head_scores
+                         for l, h, v in self.top_heads(d, 1))
+        return (f"AttentionPatterns(tokens={len(self.tokens)}, layers={self.n_layers}, "
+                f"heads={self.n_heads}{', top ' + tops if tops else ''})")
