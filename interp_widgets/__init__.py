@@ -6,7 +6,9 @@
 """
 
 from .model import Model, load_model
-from .results import Attribution
+from .results import AttentionPatterns, Attribution
+from .kernels.activations import ActivationCache, run_with_cache
+from .kernels.attention import attention, head_detector_scores
 from .kernels.attribution import IGConvergenceWarning, attribute
 
 __version__ = "0.1.0"
@@ -14,10 +16,12 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     # Views import anywidget; load them on first use so kernels work without a front end.
-    if name in ("TokenHeatmap", "AttributionWidget"):
+    if name in ("TokenHeatmap", "AttributionWidget", "AttentionView"):
         from . import views
         return getattr(views, name)
     raise AttributeError(f"module 'interp_widgets' has no attribute {name!r}")
 
 
-__all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarning", "TokenHeatmap", "AttributionWidget"]
+__all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarning",
+           "ActivationCache", "run_with_cache", "AttentionPatterns", "attention", "head_detector_scores",
+           "TokenHeatmap", "AttributionWidget", "AttentionView"]

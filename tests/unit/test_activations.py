@@ -1,0 +1,118 @@
+"""run_with_cache: shapes, equality with Hugging Face's own outputs, padding, keys, filters."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import interp_widgets as iw
+from tiny_models import build_tiny
+
+TEXT = "The quick brown fox jumps over the lazy dog."
+SHORT = "One, two, three"
+
+
+def _hf_outputs(model, text, eager_twin):
+    ids = model.to_tokens(text)
+    with torch.no_grad():
+        out = eager_twin.hf(ids, output_hidden_states=True, output_attentions=True)
+    return ids, out
+
+
+@pytest.fixture(scope="module")
+def eager_twins():
+    """The same tiny models (same seed, same weights) loaded with eager attention, whose
+    ``output_attentions`` is an independent reference for our pattern hook."""
+    return {}
+
+
+def _twin(kind, tok, cache):
+    if kind not in cache:
+        cache[kind] = build_tiny(kind, tok, attn_implementation="eager")
+    return cache[kind]
+
+
+def test_cache_matches_hf_hidden_states_and_attentions(tiny_model, tiny_tokenizer, eager_twins):
+    m = tiny_model
+    kind = m.name.removeprefix("tiny-")
+    twin = _twin(kind, tiny_tokenizer, eager_twins)
+    for a, b in zip(m.hf.state_dict().values(), twin.hf.state_dict().values()):
+        assert torch.equal(a, b)
+    cache = iw.run_with_cache(m, TEXT)
+    ids, out = _hf_outputs(m, TEXT, twin)
+    n = ids.shape[1]
+    L, H = m.n_layers, m.n_heads
+    for l in range(L):
+        torch.testing.assert_close(cache["resid_pre", l], out.hidden_states[l], rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(cache["pattern", l], out.attentions[l], rtol=1e-5, atol=1e-6)
+        assert cache["pattern", l].shape == (1, H, n, n)
+        assert cache["z", l].shape == (1, n, H, m.d_model // H) or cache["z", l].shape[:3] == (1, n, H)
+        assert cache["post", l].shape[:2] == (1, n)
+    for l in range(L - 1):
+        torch.testing.assert_close(cache["resid_post", l], out.hidden_states[l + 1], rtol=1e-5, atol=1e-5)
+    last = cache["normalized"] if m.is_causal else cache["resid_post", -1]
+    torch.testing.assert_close(last, out.hidden_states[-1], rtol=1e-5, atol=1e-5)
+    p = cache["pattern", 0][0]
+    torch.testing.assert_close(p.sum(-1), torch.ones(H, n))
+    if m.is_causal:
+        assert float(torch.triu(p, diagonal=1).abs().max()) == 0.0
+
+
+def test_patterns_under_sdpa_and_implementation_restored(tiny_tokenizer):
+    m = build_tiny("llama", tiny_tokenizer, attn_implementation="sdpa")
+    before = m.hf.config._attn_implementation
+    cache = iw.run_with_cache(m, TEXT, names="pattern")
+    assert sorted(cache) == [f"blocks.{l}.attn.hook_pattern" for l in range(m.n_layers)]
+    assert m.hf.config._attn_implementation == before == "sdpa"
+    assert all(not mod._forward_hooks and not mod._forward_pre_hooks for mod in m.hf.modules())
+
+
+def test_batch_with_padding_equals_one_text_at_a_time(tiny_causal):
+    m = tiny_causal
+    both = iw.run_with_cache(m, [TEXT, SHORT])
+    alone = [iw.run_with_cache(m, t) for t in (TEXT, SHORT)]
+    assert both.lengths == [len(alone[0].tokens[0]), len(alone[1].tokens[0])]
+    assert both.lengths[1] < both.lengths[0]
+    n1 = both.lengths[1]
+    for name in ("blocks.0.hook_resid_post", "blocks.1.mlp.hook_post", "blocks.1.attn.hook_pattern",
+                 "blocks.1.attn.hook_z"):
+        for i in range(2):
+            torch.testing.assert_close(both.text(i)[name], alone[i][name], rtol=1e-4, atol=1e-5)
+        padded = both[name][1]
+        if name.endswith("pattern"):
+            assert float(padded[:, n1:].abs().max()) == 0.0  # rows of padded queries
+            assert float(padded[:, :n1, n1:].abs().max()) == 0.0  # padded keys get no attention
+        else:
+            assert float(padded[n1:].abs().max()) == 0.0
+    assert both.attention_mask.tolist()[1] == [1] * n1 + [0] * (both.lengths[0] - n1)
+    assert both.tokens[1] == alone[1].tokens[0]
+
+
+def test_shorthand_keys_filters_and_errors(tiny_tokenizer):
+    m = build_tiny("gpt2", tiny_tokenizer)
+    cache = iw.run_with_cache(m, TEXT)
+    last = m.n_layers - 1
+    assert cache["pattern", -1] is cache[f"blocks.{last}.attn.hook_pattern"]
+    assert cache["blocks.-1.hook_resid_post"] is cache["resid_post", last]
+    assert cache["embed"] is cache["hook_embed"]
+    assert ("mlp_out", 0) in cache and ("nope", 0) not in cache
+    with pytest.raises(KeyError, match="out of range"):
+        cache["pattern", 99]
+
+    only = iw.run_with_cache(m, TEXT, names=["blocks.0.hook_resid_post", "attn.hook_pattern"])
+    assert sorted(only) == sorted(["blocks.0.hook_resid_post"] + [f"blocks.{l}.attn.hook_pattern" for l in range(m.n_layers)])
+    with pytest.raises(KeyError, match="it holds: blocks.{l}.attn.hook_pattern, blocks.{l}.hook_resid_post"):
+        only["mlp_out", 0]
+    pred = iw.run_with_cache(m, TEXT, names=lambda n: n.endswith("hook_mlp_out"))
+    assert len(pred) == m.n_layers
+    with pytest.raises(ValueError, match="valid names"):
+        iw.run_with_cache(m, TEXT, names="blocks.0.hook_nonsense")
+    with pytest.raises(ValueError, match="matched no hook point"):
+        iw.run_with_cache(m, TEXT, names=lambda n: False)
+    with pytest.raises(ValueError, match="empty"):
+        iw.run_with_cache(m, ["ok", ""])
+    with pytest.raises(ValueError, match="no texts"):
+        iw.run_with_cache(m, [])
+    cpu = cache.to("cpu")
+    assert cpu["pattern", 0].device.type == "cpu" and len(cpu) == len(cache)
+    assert cache.logits.shape[:2] == (1, len(cache.tokens[0]))

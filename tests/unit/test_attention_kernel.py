@@ -1,0 +1,94 @@
+"""iw.attention and the head detectors, against hand computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import interp_widgets as iw
+from interp_widgets.kernels.attention import (detector_scores_from_patterns, head_detector_scores,
+                                              repeated_random_tokens)
+from tiny_models import build_tiny
+
+TEXT = "When Mary and John went to the store, John gave a drink to"
+
+
+def _one_hot_patterns(n, prefix, seq_len, offset):
+    """[1, 1, 1, n, n]: every query attends fully to key q - offset (itself where that is
+    out of range)."""
+    p = torch.zeros(1, 1, 1, n, n)
+    for q in range(n):
+        p[0, 0, 0, q, q - offset if q - offset >= 0 else q] = 1.0
+    return p
+
+
+@pytest.mark.parametrize("prefix", [0, 1])
+def test_detector_formulas_on_ideal_heads(prefix):
+    L = 7
+    n = prefix + 2 * L
+    prev = detector_scores_from_patterns(_one_hot_patterns(n, prefix, L, 1), L, prefix)
+    assert prev["previous_token"][0, 0] == 1.0 and prev["induction"][0, 0] == 0.0
+    ind = detector_scores_from_patterns(_one_hot_patterns(n, prefix, L, L - 1), L, prefix)
+    assert ind["induction"][0, 0] == 1.0 and ind["duplicate_token"][0, 0] == 0.0
+    dup = detector_scores_from_patterns(_one_hot_patterns(n, prefix, L, L), L, prefix)
+    assert dup["duplicate_token"][0, 0] == 1.0 and dup["previous_token"][0, 0] == 0.0
+
+
+def test_detector_scores_match_a_hand_computation(tiny_tokenizer):
+    """Scores from our pattern hook equal loops over HF's own eager attentions."""
+    m = build_tiny("llama", tiny_tokenizer, attn_implementation="eager")
+    L, B = 12, 3
+    scores = head_detector_scores(m, seq_len=L, batch=B, seed=3)
+    ids, prefix = repeated_random_tokens(m, L, B, seed=3)
+    assert ids.shape == (B, prefix + 2 * L)
+    assert torch.equal(ids[:, prefix:prefix + L], ids[:, prefix + L:])
+    with torch.no_grad():
+        att = m.hf(ids, output_attentions=True).attentions  # per layer [B, H, n, n]
+    n = ids.shape[1]
+    for l in range(m.n_layers):
+        for h in range(m.n_heads):
+            a = att[l][:, h].double().numpy()
+            prev = np.mean([a[b, q, q - 1] for b in range(B) for q in range(prefix + 1 if prefix else 1, n)])
+            dup = np.mean([a[b, q, q - L] for b in range(B) for q in range(prefix + L, n)])
+            ind = np.mean([a[b, q, q - L + 1] for b in range(B) for q in range(prefix + L, n)])
+            assert scores["previous_token"][l, h] == pytest.approx(prev, abs=1e-5)
+            assert scores["duplicate_token"][l, h] == pytest.approx(dup, abs=1e-5)
+            assert scores["induction"][l, h] == pytest.approx(ind, abs=1e-5)
+    # memoised, and a copy each time
+    again = head_detector_scores(m, seq_len=L, batch=B, seed=3)
+    again["induction"][:] = -1
+    assert head_detector_scores(m, seq_len=L, batch=B, seed=3)["induction"].min() >= 0
+
+
+def test_attention_result_matches_hf(tiny_model, tiny_tokenizer):
+    m = tiny_model
+    res = iw.attention(m, TEXT, seq_len=8, batch=2)
+    assert isinstance(res, iw.AttentionPatterns)
+    ids = m.to_tokens(TEXT)
+    assert res.tokens == m.to_str_tokens(ids[0])
+    assert res.patterns.shape == (m.n_layers, m.n_heads, ids.shape[1], ids.shape[1])
+    assert res.causal == m.is_causal
+    cache = iw.run_with_cache(m, TEXT, names="pattern")
+    for l in range(m.n_layers):
+        np.testing.assert_allclose(res.patterns[l], cache["pattern", l][0].numpy(), rtol=1e-6, atol=1e-7)
+    assert set(res.head_scores) == {"previous_token", "duplicate_token", "induction"}
+    for s in res.head_scores.values():
+        assert s.shape == (m.n_layers, m.n_heads) and (s >= 0).all() and (s <= 1 + 1e-6).all()
+    assert res.top_heads("induction", 2)[0][2] == res.head_scores["induction"].max()
+    np.testing.assert_array_equal(res.head(-1, 0), res.patterns[-1, 0])
+    with pytest.raises(ValueError, match="out of range"):
+        res.head(m.n_layers, 0)
+    with pytest.raises(ValueError, match="unknown detector"):
+        res.top_heads("nope")
+    assert iw.attention(m, TEXT, detectors=False).head_scores == {}
+
+
+def test_attention_refuses_what_would_not_fit(tiny_tokenizer, monkeypatch):
+    import interp_widgets.kernels.attention as K
+    m = build_tiny("gpt2", tiny_tokenizer)
+    monkeypatch.setattr(K, "_MAX_PATTERN_BYTES", 1000)
+    with pytest.raises(ValueError, match="use a shorter text"):
+        iw.attention(m, TEXT, detectors=False)
+    with pytest.raises(ValueError, match="empty"):
+        iw.attention(m, "")
