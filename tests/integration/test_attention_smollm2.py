@@ -34,3 +34,17 @@ def test_smollm2_cache_matches_hf_outputs(smollm2):
         torch.testing.assert_close(cache["resid_pre", l], hs[l], rtol=1e-4, atol=1e-4)
     p = cache["pattern", 18][0, 6]
     torch.testing.assert_close(p.sum(-1), torch.ones(p.shape[0]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_attention_and_cache_on_cuda(smollm2):
+    gpu = iw.load_model(device="cuda")
+    r_gpu, r_cpu = iw.attention(gpu, IOI), iw.attention(smollm2, IOI)
+    np.testing.assert_allclose(r_gpu.patterns, r_cpu.patterns, atol=2e-3)
+    for d in r_cpu.head_scores:
+        np.testing.assert_allclose(r_gpu.head_scores[d], r_cpu.head_scores[d], atol=2e-3)
+    c = iw.run_with_cache(gpu, [IOI, "Short text"], names="resid_post")
+    assert c["resid_post", 3].device.type == "cuda"
+    ref = iw.run_with_cache(smollm2, "Short text", names="resid_post")
+    torch.testing.assert_close(c.text(1)["resid_post", 3].cpu(), ref["resid_post", 3], rtol=1e-3, atol=1e-3)
