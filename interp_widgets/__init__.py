@@ -19,9 +19,12 @@ def __getattr__(name):
     if name in ("TokenHeatmap", "AttributionWidget", "AttentionView"):
         from . import views
         return getattr(views, name)
+    if name == "linked":
+        from .views.linked import linked
+        return linked
     raise AttributeError(f"module 'interp_widgets' has no attribute {name!r}")
 
 
 __all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarning",
            "ActivationCache", "run_with_cache", "AttentionPatterns", "attention", "head_detector_scores",
-           "TokenHeatmap", "AttributionWidget", "AttentionView"]
+           "TokenHeatmap", "AttributionWidget", "AttentionView", "linked"]
