@@ -46,6 +46,16 @@ const DTYPES: Record<string, Ctor> = {
 
 /** Decode standard base64 (also tolerates the URL-safe alphabet and missing padding). */
 export function base64ToBytes(b64: string): Uint8Array {
+  // Native decoder where the browser has one (Chromium 140+, Firefox 133+, Safari 18.2+):
+  // several times faster than atob on the megabytes of an exported attention view.
+  const native = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array }).fromBase64;
+  if (native) {
+    try {
+      return native(b64);
+    } catch {
+      /* URL-safe alphabet or odd input: the tolerant path below */
+    }
+  }
   const clean = b64.replace(/[\s]/g, "").replace(/-/g, "+").replace(/_/g, "/");
   const bin = atob(clean + "===".slice((clean.length + 3) % 4));
   const out = new Uint8Array(bin.length);
