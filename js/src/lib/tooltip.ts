@@ -66,3 +66,40 @@ export function attachTooltip(root: HTMLElement, describe: (span: HTMLElement) =
     tip.remove();
   };
 }
+
+/**
+ * A bare tooltip box for views that draw on a canvas (no token spans to delegate from):
+ * the caller fills it with nodes (text via textContent) and places it under a rectangle
+ * given in the root's coordinates.
+ */
+export function createTooltip(root: HTMLElement): {
+  el: HTMLDivElement;
+  show(content: Node[], at: { left: number; bottom: number }): void;
+  hide(): void;
+  remove(): void;
+} {
+  const tip = document.createElement("div");
+  tip.className = "iw-tooltip";
+  tip.hidden = true;
+  tip.setAttribute("role", "tooltip");
+  root.appendChild(tip);
+  return {
+    el: tip,
+    show(content, at) {
+      tip.replaceChildren(...content);
+      tip.hidden = false;
+      const w = tip.offsetWidth;
+      const width = root.clientWidth || root.getBoundingClientRect().width;
+      let left = at.left;
+      if (width && left + w > width) left = Math.max(0, width - w);
+      tip.style.left = `${left}px`;
+      tip.style.top = `${at.bottom + 4}px`;
+    },
+    hide() {
+      tip.hidden = true;
+    },
+    remove() {
+      tip.remove();
+    },
+  };
+}

@@ -1,0 +1,110 @@
+"""The logit lens: ``iw.logit_lens`` (nostalgebraist 2020).
+
+The residual stream after each layer goes through the model's own final norm and
+unembedding (and final logit soft-capping, where the model has it), as if the remaining
+layers were skipped. The last row equals the model's logits exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+
+from ..model import Model
+from ..results.lens import LensSource, LogitLens, TrackedToken
+
+__all__ = ["logit_lens", "lens_logits"]
+
+
+def _final_norm(model: Model):
+    fn = model.family.final_norm
+    return fn(model.base) if fn is not None else None
+
+
+@torch.no_grad()
+def lens_logits(model: Model, resid: torch.Tensor) -> torch.Tensor:
+    """Logits ``[..., vocab]`` read from residual-stream vectors ``[..., d_model]``."""
+    if not model.is_causal:
+        raise ValueError(f"{model.name} is an encoder: it has no unembedding to read a logit lens with")
+    norm = _final_norm(model)
+    h = norm(resid) if norm is not None else resid
+    return model.logits_from_hidden(h)
+
+
+@torch.no_grad()
+def logit_lens(model: Model, text: str, *, k: int = 10,
+               track: Union[None, str, int, Sequence[Union[str, int]]] = None) -> LogitLens:
+    """Top-``k`` next-token predictions read from the residual stream after every layer.
+
+    Args:
+        model: a causal :class:`~interp_widgets.Model`.
+        text: the prompt.
+        k: how many top tokens to keep per layer and position.
+        track: token(s) (strings or ids) whose rank and probability to follow through the
+            layers; more can be added later with ``result.track(token)`` or in the view.
+
+    Returns a :class:`~interp_widgets.results.LogitLens`; ``.show()`` opens the view.
+    """
+    if not model.is_causal:
+        raise ValueError(f"{model.name} is an encoder: it has no unembedding to read a logit lens with")
+    vocab_size = model.unembed.weight.shape[0]
+    if not isinstance(k, int) or not 1 <= k <= vocab_size:
+        raise ValueError(f"k must be an integer in 1..{vocab_size}, got {k!r}")
+    ids = model.to_tokens(text)
+    rows: list[torch.Tensor] = [None] * (model.n_layers + 1)
+
+    def keep(t, name):
+        layer = int(name.split(".")[1])
+        rows[0 if name.endswith("resid_pre") else layer + 1] = t[0].detach()
+
+    # row 0: the stream entering layer 0 (token embeddings, plus position embeddings or
+    # Gemma's embedding scale where the family has them)
+    hooks = [("blocks.0.hook_resid_pre", keep)] + [(f"blocks.{l}.hook_resid_post", keep)
+                                                  for l in range(model.n_layers)]
+    with model.hooks(hooks):
+        model.forward_hidden(ids)
+    resid = torch.stack(rows)  # [rows, pos, d_model]
+
+    # one row at a time: a [pos, vocab] slab each, never [rows, pos, vocab]
+    top_ids, top_probs, logprobs_rows = [], [], []
+    keep_rows = track is not None
+    for r in range(resid.shape[0]):
+        lp = torch.log_softmax(lens_logits(model, resid[r]).float(), dim=-1)
+        v, i = lp.topk(k, dim=-1)
+        top_ids.append(i.cpu())
+        top_probs.append(v.exp().cpu())
+        if keep_rows:
+            logprobs_rows.append(lp)
+    top_ids_t = torch.stack(top_ids)
+
+    def track_fn(token) -> TrackedToken:
+        tid = model.token_id(token)
+        ranks, probs = [], []
+        for r in range(resid.shape[0]):
+            lp = logprobs_rows[r] if logprobs_rows else torch.log_softmax(lens_logits(model, resid[r]).float(), -1)
+            t = lp[:, tid]
+            ranks.append((lp > t[:, None]).sum(-1).int().cpu())
+            probs.append(t.exp().cpu())
+        return TrackedToken(token_id=tid, label=model.to_str_tokens([tid])[0],
+                            rank=torch.stack(ranks).numpy(), prob=torch.stack(probs).numpy())
+
+    tracked = []
+    if track is not None:
+        for t in ([track] if isinstance(track, (str, int)) else list(track)):
+            tracked.append(track_fn(t))
+        logprobs_rows.clear()  # later tracking recomputes from the kept residual stream
+
+    used = sorted(set(top_ids_t.flatten().tolist()) | {t.token_id for t in tracked})
+    vocab = {i: model.to_str_tokens([i])[0] for i in used}  # each id decoded alone
+    return LogitLens(
+        tokens=model.to_str_tokens(ids[0]),
+        layers=["embed"] + [str(l) for l in range(model.n_layers)],
+        top_ids=top_ids_t.numpy(),
+        top_probs=torch.stack(top_probs).numpy(),
+        vocab=vocab,
+        tracked=tracked,
+        model_name=model.name,
+        _source=LensSource(track=track_fn),
+    )
