@@ -1,0 +1,78 @@
+"""Direct logit attribution: the parts add up to the logit, on every causal family."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import interp_widgets as iw
+from tiny_models import build_tiny
+
+TEXT = "When Mary and John went to the store, John gave a drink to"
+
+
+def _prenorm_logit(m, text, pos, tok):
+    """The target logit before any final soft-capping, from HF's own final hidden state."""
+    ids = m.to_tokens(text)
+    with torch.no_grad():
+        h = m.hf(ids, output_hidden_states=True).hidden_states[-1][0, pos]
+        logit = h @ m.unembed.weight[tok]
+        b = getattr(m.unembed, "bias", None)
+    return float(logit) + (0.0 if b is None else float(b[tok]))
+
+
+def test_parts_add_up_to_the_logit(tiny_causal):
+    m = tiny_causal
+    tok = m.token_id(" Mary")
+    r = iw.direct_logit_attribution(m, TEXT, target=" Mary")
+    assert r.heads.shape == (m.n_layers, m.n_heads) and r.mlp.shape == (m.n_layers,)
+    want = _prenorm_logit(m, TEXT, len(r.tokens) - 1, tok)
+    assert r.logit == pytest.approx(want, rel=1e-4, abs=1e-4)
+    assert r.total == pytest.approx(want, rel=1e-4, abs=1e-4)
+    assert np.abs(r.heads).sum() > 0 and np.abs(r.mlp).sum() > 0
+
+
+def test_logit_difference_and_position(tiny_causal):
+    m = tiny_causal
+    a = iw.direct_logit_attribution(m, TEXT, target=" Mary", position=5)
+    b = iw.direct_logit_attribution(m, TEXT, target=" John", position=5)
+    d = iw.direct_logit_attribution(m, TEXT, target=(" Mary", " John"), position=5)
+    np.testing.assert_allclose(d.heads, a.heads - b.heads, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d.mlp, a.mlp - b.mlp, rtol=1e-4, atol=1e-4)
+    assert d.logit == pytest.approx(a.logit - b.logit, abs=1e-4)
+    assert d.position == 5 and "Mary" in d.target and "John" in d.target
+
+
+@torch.no_grad()
+def test_heads_match_a_hand_computation_on_llama(tiny_tokenizer):
+    """Llama (RMSNorm, no biases): head h of layer l contributes
+    W_U[t] . (w * (z_h W_O,h) / rms(resid_final)) — written out by hand here."""
+    m = build_tiny("llama", tiny_tokenizer)
+    t = m.token_id(" John")
+    r = iw.direct_logit_attribution(m, TEXT, target=t)
+    cache = iw.run_with_cache(m, TEXT)
+    resid = cache["resid_post", -1][0, -1]
+    norm = m.hf.model.norm
+    rms = torch.sqrt(resid.pow(2).mean() + norm.variance_epsilon)
+    u = m.unembed.weight[t] * norm.weight / rms
+    dh = m.d_model // m.n_heads
+    for l in range(m.n_layers):
+        z = cache["z", l][0, -1]  # [heads, d_head]
+        W = m.hf.model.layers[l].self_attn.o_proj.weight  # [d_model, heads * d_head]
+        for h in range(m.n_heads):
+            out = W[:, h * dh:(h + 1) * dh] @ z[h]
+            assert r.heads[l, h] == pytest.approx(float(u @ out), rel=1e-4, abs=1e-5)
+        assert r.mlp[l] == pytest.approx(float(u @ cache["mlp_out", l][0, -1]), rel=1e-4, abs=1e-5)
+    assert r.embed == pytest.approx(float(u @ cache["resid_pre", 0][0, -1]), rel=1e-4, abs=1e-5)
+
+
+def test_bad_input(tiny_tokenizer):
+    m = build_tiny("gpt2", tiny_tokenizer)
+    with pytest.raises(ValueError, match="out of range"):
+        iw.direct_logit_attribution(m, TEXT, target=" Mary", position=999)
+    with pytest.raises(ValueError, match="exactly two"):
+        iw.direct_logit_attribution(m, TEXT, target=(" Mary", " John", " the"))
+    bert = build_tiny("bert", tiny_tokenizer)
+    with pytest.raises(ValueError, match="encoder"):
+        iw.direct_logit_attribution(bert, TEXT, target=" Mary")
