@@ -1,0 +1,115 @@
+"""Ablation: ``iw.ablate`` switches attention heads or MLP neurons off and reports how the
+next-token distribution moves.
+
+``mode="zero"`` sets the component's output to 0 (a head's ``hook_z``, a neuron's
+``mlp.hook_post``) at every position. ``mode="mean"`` replaces it with its mean over the
+positions of ``mean_texts`` (default: the prompt itself), a gentler intervention that keeps
+the component's average contribution (bias-like directions) and removes only what depends
+on the input.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..model import Model
+from ..results.ablation import Ablation
+
+__all__ = ["ablate"]
+
+
+def _check(model: Model, pairs, what: str, limit: int) -> list[tuple[int, int]]:
+    out = []
+    for p in pairs or []:
+        if not (isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(x, (int, np.integer)) for x in p)):
+            raise ValueError(f"{what} must be (layer, index) pairs of integers, got {p!r}")
+        l, i = int(p[0]), int(p[1])
+        if not -model.n_layers <= l < model.n_layers:
+            raise ValueError(f"layer {l} is out of range: {model.name} has {model.n_layers} layers")
+        if not 0 <= i < limit:
+            raise ValueError(f"{what[:-1]} {i} is out of range: layer {l} has {limit} {what} (0..{limit - 1})")
+        out.append((l % model.n_layers, i))
+    return out
+
+
+def _d_mlp(model: Model) -> int:
+    for key in ("intermediate_size", "n_inner", "ffn_dim"):
+        v = getattr(model.config, key, None)
+        if isinstance(v, int) and v > 0:
+            return v
+    return 4 * model.d_model
+
+
+@torch.no_grad()
+def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] = None,
+           neurons: Optional[Sequence[tuple[int, int]]] = None, *, mode: str = "zero",
+           mean_texts: Optional[Sequence[str]] = None, k: int = 10) -> Ablation:
+    """Ablate attention heads and/or MLP neurons; compare the next-token distributions.
+
+    Args:
+        model: a causal :class:`~interp_widgets.Model`.
+        text: the prompt; its last position's next-token distribution is compared.
+        heads: ``[(layer, head), ...]``; neurons: ``[(layer, index), ...]``.
+        mode: ``"zero"`` or ``"mean"`` (see the module's notes).
+        mean_texts: texts whose positions give the means in ``"mean"`` mode (default: the
+            prompt).
+        k: how many top tokens to report.
+
+    Returns an :class:`~interp_widgets.results.Ablation`.
+    """
+    if not model.is_causal:
+        raise ValueError(f"{model.name} is an encoder: ablation here compares next-token distributions")
+    if mode not in ("zero", "mean"):
+        raise ValueError(f"mode must be 'zero' or 'mean', got {mode!r}")
+    heads = _check(model, heads, "heads", model.n_heads)
+    neurons = _check(model, neurons, "neurons", _d_mlp(model))
+    if not heads and not neurons:
+        raise ValueError("nothing to ablate: give heads=[(layer, head)] and/or neurons=[(layer, index)]")
+    ids = model.to_tokens(text)
+
+    by_site: dict[str, list[int]] = {}
+    for l, h in heads:
+        by_site.setdefault(f"blocks.{l}.attn.hook_z", []).append(h)
+    for l, i in neurons:
+        by_site.setdefault(f"blocks.{l}.mlp.hook_post", []).append(i)
+
+    means: dict[str, torch.Tensor] = {}
+    if mode == "mean":
+        from .activations import run_with_cache
+
+        ref = run_with_cache(model, list(mean_texts) if mean_texts else [text], names=list(by_site),
+                             keep_logits=False)
+        mask = ref.attention_mask.bool()
+        for name in by_site:
+            means[name] = ref[name][mask].float().mean(0)  # [heads, d_head] or [d_mlp]
+
+    def hook(t, name):
+        t = t.clone()
+        idx = by_site[name]
+        value = 0.0 if mode == "zero" else means[name][idx].to(t.dtype)
+        if name.endswith("hook_z"):  # [batch, pos, head, d_head]
+            t[..., idx, :] = value
+        else:  # [batch, pos, d_mlp]
+            t[..., idx] = value
+        return t
+
+    before = torch.log_softmax(model(ids)[0, -1].float(), -1)
+    with model.hooks([(name, hook) for name in by_site]):
+        after = torch.log_softmax(model(ids)[0, -1].float(), -1)
+
+    def top(lp):
+        v, i = lp.topk(k)
+        return [(model.to_str_tokens([int(t)])[0], float(p)) for t, p in zip(i, v.exp())]
+
+    pb, pa = before.exp(), after.exp()
+    moved = (pa - pb).abs().topk(k).indices
+    movers = [(model.to_str_tokens([int(t)])[0], float(pb[t]), float(pa[t])) for t in moved]
+    kl = float((pb * (before - after)).sum())
+    t0 = int(before.argmax())
+    return Ablation(tokens=model.to_str_tokens(ids[0]), heads=heads, neurons=neurons, mode=mode,
+                    top_before=top(before), top_after=top(after), movers=movers, kl=kl,
+                    logprob_change=float(after[t0] - before[t0]),
+                    info={"mean_texts": len(mean_texts) if mean_texts else 1} if mode == "mean" else {})

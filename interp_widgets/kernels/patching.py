@@ -1,0 +1,351 @@
+"""Activation patching: ``iw.patch`` (exact, and attribution patching).
+
+Exact patching runs the *corrupted* prompt with one activation replaced by its value from
+the *clean* prompt, and measures a metric on the final position's logits, normalised so
+that 0 = the corrupted run and 1 = the clean run:
+
+    value = (metric(patched) - metric(corrupted)) / (metric(clean) - metric(corrupted))
+
+Patching cannot change what comes before the patch, so we never recompute it:
+
+- layers before the patched layer: every patched run starts at that layer from the
+  corrupted run's residual stream (layers before it are skipped);
+- positions before the patched position (causal models): their keys and values at every
+  later layer are the corrupted run's, taken from its KV cache; only positions from the
+  patched one on are computed;
+- the LM head runs at the final position only.
+
+Runs are batched (rows that patch nearby positions of one layer share a forward). A
+``residual stream x positions`` sweep costs about a quarter of the straightforward sweep's
+work (``benchmarks/patching.py`` measures it against one).
+
+``method="attribution"``: attribution patching (Nanda 2023), a first-order estimate
+``(clean - corrupted) . d metric / d activation`` at every site from two forwards and one
+backward.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..model import Model
+from ..results.patching import PatchingResult, PatchingSource
+
+__all__ = ["patch", "SITES"]
+
+#: site name -> hook suffix within a block
+SITES = {
+    "resid_pre": "hook_resid_pre",
+    "resid_mid": "hook_resid_mid",
+    "resid_post": "hook_resid_post",
+    "attn_out": "hook_attn_out",
+    "mlp_out": "hook_mlp_out",
+    "z": "attn.hook_z",  # per head
+}
+
+Metric = Union[str, int, tuple, Callable[[torch.Tensor], torch.Tensor]]
+_BATCH_TOKENS = 4096  # rows x positions per patched forward
+
+
+# --------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------
+
+def _pair(model: Model, clean: str, corrupted: str) -> tuple[torch.Tensor, torch.Tensor]:
+    a, b = model.to_tokens(clean), model.to_tokens(corrupted)
+    if a.shape != b.shape:
+        ta, tb = model.to_str_tokens(a[0]), model.to_str_tokens(b[0])
+        raise ValueError(
+            f"the clean and corrupted prompts must have the same number of tokens, got {len(ta)} and {len(tb)}:\n"
+            f"  clean:     {ta}\n  corrupted: {tb}")
+    return a, b
+
+
+def _metric_fn(model: Model, metric: Metric) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
+    """A function of final-position logits ``[batch, vocab]`` -> ``[batch]``, and a label."""
+    if callable(metric):
+        def fn(logits):
+            out = metric(logits)
+            if not torch.is_tensor(out) or out.shape != (logits.shape[0],):
+                raise ValueError(f"the metric must return one number per run (a tensor of shape "
+                                 f"[{logits.shape[0]}]) from logits [{logits.shape[0]}, vocab], got "
+                                 f"{getattr(out, 'shape', type(out).__name__)}")
+            return out.float()
+        return fn, getattr(metric, "__name__", "metric")
+    if isinstance(metric, (tuple, list)):
+        if len(metric) != 2:
+            raise ValueError("a logit-difference metric needs exactly two tokens: (token, other)")
+        a, b = model.token_id(metric[0]), model.token_id(metric[1])
+        la, lb = model.to_str_tokens([a])[0], model.to_str_tokens([b])[0]
+        return (lambda logits: (logits[:, a] - logits[:, b]).float()), f"logit({la!r}) - logit({lb!r})"
+    if isinstance(metric, (str, int)):
+        t = model.token_id(metric)
+        return (lambda logits: logits[:, t].float()), f"logit({model.to_str_tokens([t])[0]!r})"
+    raise ValueError(f"metric must be a token, a pair of tokens or a callable on logits, got {type(metric).__name__}")
+
+
+# --------------------------------------------------------------------------------------
+# running from a layer, with a KV prefix
+# --------------------------------------------------------------------------------------
+
+class _Skip(nn.Module):
+    """Stands in for a layer that patching cannot change: passes its input through."""
+
+    def __init__(self, as_tuple: bool):
+        super().__init__()
+        self.as_tuple = as_tuple
+
+    def forward(self, hidden_states, *args, **kwargs):
+        return (hidden_states,) if self.as_tuple else hidden_states
+
+
+@contextlib.contextmanager
+def _skip_layers_before(model: Model, layer: int, as_tuple: bool):
+    layers = model.family.layers(model.base)
+    saved = [layers[i] for i in range(layer)]
+    try:
+        for i in range(layer):
+            layers[i] = _Skip(as_tuple)
+        yield
+    finally:
+        for i, mod in enumerate(saved):
+            layers[i] = mod
+
+
+def _prefix_cache(model: Model, kv: list[tuple[torch.Tensor, torch.Tensor]], p0: int, batch: int):
+    """A fresh KV cache holding the corrupted run's keys/values of positions ``< p0``."""
+    if p0 == 0:
+        return None
+    from transformers import DynamicCache
+
+    data = [(k[:, :, :p0].expand(batch, -1, -1, -1).contiguous(),
+             v[:, :, :p0].expand(batch, -1, -1, -1).contiguous()) for k, v in kv]
+    try:
+        return DynamicCache(ddp_cache_data=data, config=model.hf.config)
+    except TypeError:  # older transformers
+        return DynamicCache.from_legacy_cache(tuple(data))
+
+
+class _Runs:
+    """The clean and corrupted runs, and patched runs that reuse the corrupted one."""
+
+    def __init__(self, model: Model, clean_ids, corrupt_ids, metric_fn, site: str):
+        self.model, self.metric_fn = model, metric_fn
+        self.n = clean_ids.shape[1]
+        L = model.n_layers
+        self.suffix = SITES[site]
+        self.clean_acts: list[Optional[torch.Tensor]] = [None] * L
+        self.corrupt_acts: list[Optional[torch.Tensor]] = [None] * L
+        self.resid_pre: list[Optional[torch.Tensor]] = [None] * L
+        out_tuple = []
+        layer0 = model.family.layers(model.base)[0]
+        h = layer0.register_forward_hook(lambda m, a, o: out_tuple.append(isinstance(o, tuple)))
+        try:
+            with torch.no_grad():
+                with model.hooks(self._store(self.clean_acts, None)):
+                    self.clean_logits = model.logits_from_hidden(model.forward_hidden(clean_ids)[:, -1])
+                with model.hooks(self._store(self.corrupt_acts, self.resid_pre)):
+                    out = model.base(input_ids=corrupt_ids, use_cache=True)
+        finally:
+            h.remove()
+        self.as_tuple = bool(out_tuple and out_tuple[0])
+        self.corrupt_logits = model.logits_from_hidden(out[0][:, -1]).detach()
+        cache = out.past_key_values
+        self.kv = [(layer.keys, layer.values) for layer in cache.layers] if hasattr(cache, "layers") \
+            else [(k, v) for k, v in cache]
+        self.m_clean = float(metric_fn(self.clean_logits)[0])
+        self.m_corrupt = float(metric_fn(self.corrupt_logits)[0])
+
+    def _store(self, acts, resid):
+        hooks = []
+        for l in range(self.model.n_layers):
+            hooks.append((f"blocks.{l}.{self.suffix}", lambda t, name, l=l: acts.__setitem__(l, t.detach())))
+            if resid is not None:
+                hooks.append((f"blocks.{l}.hook_resid_pre", lambda t, name, l=l: resid.__setitem__(l, t.detach())))
+        return hooks
+
+    @torch.no_grad()
+    def run(self, layer: int, rows: list[tuple[int, Optional[int], bool]], return_logits: bool = False):
+        """Patched runs at ``layer``; each row ``(position, head, all_positions)`` patches the
+        clean activation at that position (or every position) and head (or all heads).
+        Returns the metric per row (and the final-position logits)."""
+        model, B = self.model, len(rows)
+        p0 = 0 if any(r[2] for r in rows) else min(r[0] for r in rows)
+        start = self.resid_pre[layer][:, p0:].expand(B, -1, -1).clone()
+        clean = self.clean_acts[layer][0, p0:]
+
+        def set_start(t, name):
+            return start
+
+        def patch_site(t, name):
+            t = t.clone()
+            for i, (p, h, every) in enumerate(rows):
+                where = slice(None) if every else p - p0
+                if h is None:
+                    t[i, where] = clean[where]
+                else:
+                    t[i, where, h] = clean[where, h]
+            return t
+
+        hooks = [(f"blocks.{layer}.hook_resid_pre", set_start), (f"blocks.{layer}.{self.suffix}", patch_site)]
+        dummy = torch.zeros_like(start)
+        with _skip_layers_before(model, layer, self.as_tuple), model.hooks(hooks):
+            out = model.base(inputs_embeds=dummy, past_key_values=_prefix_cache(model, self.kv, p0, B),
+                             use_cache=True)
+        logits = model.logits_from_hidden(out[0][:, -1])
+        m = self.metric_fn(logits)
+        return (m, logits) if return_logits else m
+
+
+# --------------------------------------------------------------------------------------
+# the public kernel
+# --------------------------------------------------------------------------------------
+
+def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str = "resid_pre",
+          positions: str = "each", method: str = "exact", batch_size: Optional[int] = None,
+          progress=None) -> PatchingResult:
+    """Patch activations of the clean run into the corrupted run, one site at a time.
+
+    Args:
+        model: a causal :class:`~interp_widgets.Model`.
+        clean, corrupted: two prompts of the same number of tokens.
+        metric: a token (its logit), a pair ``(token, other)`` (logit difference), or a
+            callable on the final position's logits ``[batch, vocab] -> [batch]``.
+        site: ``"resid_pre"``, ``"resid_mid"``, ``"resid_post"``, ``"attn_out"``,
+            ``"mlp_out"`` or ``"z"`` (each attention head's output).
+        positions: ``"each"`` (one patched run per position: ``[layers, positions]``, or
+            ``[layers, heads, positions]`` for heads) or ``"all"`` (every position at once:
+            ``[layers]``, or ``[layers, heads]``).
+        method: ``"exact"`` or ``"attribution"`` (first-order estimate, 2 forwards + 1
+            backward).
+        batch_size: patched runs per forward (default: ~4,096 tokens per batch).
+        progress: ``None`` (a tqdm bar), ``False``, or a callable taking a fraction.
+
+    Returns a :class:`~interp_widgets.results.PatchingResult`; values are normalised so
+    that 0 = corrupted and 1 = clean.
+    """
+    if not model.is_causal:
+        raise ValueError(f"{model.name} is an encoder: patching measures next-token logits of causal models")
+    if site not in SITES:
+        raise ValueError(f"unknown site {site!r}; choose one of {', '.join(SITES)}")
+    if positions not in ("each", "all"):
+        raise ValueError(f"positions must be 'each' or 'all', got {positions!r}")
+    if method not in ("exact", "attribution"):
+        raise ValueError(f"method must be 'exact' or 'attribution', got {method!r}")
+    if site == "resid_mid" and f"blocks.0.hook_resid_mid" not in model.hook_names:
+        raise ValueError(f"{model.name} has no resid_mid (parallel attention and MLP)")
+    clean_ids, corrupt_ids = _pair(model, clean, corrupted)
+    metric_fn, metric_label = _metric_fn(model, metric)
+    runs = _Runs(model, clean_ids, corrupt_ids, metric_fn, site)
+    L, H, n = model.n_layers, model.n_heads, runs.n
+    heads = site == "z"
+
+    if method == "attribution":
+        raw = _attribution_patching(model, runs, corrupt_ids, site, positions)
+    else:
+        cells: list[tuple[int, int, Optional[int], bool]] = []  # (layer, position, head, all)
+        for l in range(L):
+            for h in (range(H) if heads else [None]):
+                if positions == "all":
+                    cells.append((l, 0, h, True))
+                else:
+                    cells += [(l, p, h, False) for p in range(n)]
+        raw = np.zeros(len(cells), dtype=np.float64)
+        bs = batch_size or max(1, _BATCH_TOKENS // n)
+        bar = _progress(progress, len(cells))
+        # group by layer; inside a layer, neighbouring positions share a KV prefix
+        i = 0
+        while i < len(cells):
+            l = cells[i][0]
+            j = i
+            while j < len(cells) and cells[j][0] == l and j - i < bs:
+                j += 1
+            batch = cells[i:j]
+            raw[i:j] = runs.run(l, [(p, h, every) for _, p, h, every in batch]).double().cpu().numpy()
+            bar(j - i)
+            i = j
+        bar(None)
+        shape = (L, H) if heads else (L,)
+        raw = raw.reshape(shape + ((n,) if positions == "each" else ()))
+
+    denom = runs.m_clean - runs.m_corrupt
+    values = (raw - runs.m_corrupt) / denom if abs(denom) > 1e-9 else np.full_like(raw, np.nan)
+    if method == "attribution":
+        values = raw / denom if abs(denom) > 1e-9 else np.full_like(raw, np.nan)
+
+    def cell_top(layer: int, position: int = -1, head: Optional[int] = None, k: int = 10):
+        every = position < 0
+        m, logits = runs.run(layer, [(max(position, 0), head, every)], return_logits=True)
+        probs = torch.softmax(logits[0].float(), -1)
+        p, ids = probs.topk(k)
+        return [(model.to_str_tokens([int(t)])[0], float(v)) for t, v in zip(ids, p)]
+
+    return PatchingResult(
+        values=values.astype(np.float32),
+        site=site,
+        positions=positions,
+        method=method,
+        clean_tokens=model.to_str_tokens(clean_ids[0]),
+        corrupted_tokens=model.to_str_tokens(corrupt_ids[0]),
+        metric=metric_label,
+        clean_metric=runs.m_clean,
+        corrupted_metric=runs.m_corrupt,
+        model_name=model.name,
+        _source=PatchingSource(top_tokens=cell_top),
+    )
+
+
+def _attribution_patching(model: Model, runs: _Runs, corrupt_ids, site: str, positions: str) -> np.ndarray:
+    """First-order estimate of each patch's metric change: (clean - corrupted) . grad."""
+    grads: list[Optional[torch.Tensor]] = [None] * model.n_layers
+    acts: list[Optional[torch.Tensor]] = [None] * model.n_layers
+
+    def keep(t, name, l):
+        t.retain_grad() if t.requires_grad else None
+        acts[l] = t
+        return None
+
+    hooks = [(f"blocks.{l}.{SITES[site]}", lambda t, name, l=l: keep(t, name, l)) for l in range(model.n_layers)]
+    with torch.enable_grad(), model.hooks(hooks):
+        emb = model.embed(corrupt_ids).detach().requires_grad_(True)
+        logits = model.logits_from_hidden(model.forward_hidden(inputs_embeds=emb)[:, -1])
+        m = runs.metric_fn(logits)[0]
+        gs = torch.autograd.grad(m, [a for a in acts], allow_unused=True)
+    out = []
+    for l, g in enumerate(gs):
+        diff = (runs.clean_acts[l][0] - runs.corrupt_acts[l][0]).float()
+        g = torch.zeros_like(diff) if g is None else g[0].float()
+        e = diff * g  # [pos, d] or [pos, heads, d_head]
+        e = e.sum(-1)  # [pos] or [pos, heads]
+        if site == "z":
+            e = e.T  # [heads, pos]
+        out.append(e.sum(-1) if positions == "all" else e)
+    return torch.stack(out).double().cpu().numpy()
+
+
+def _progress(progress, total: int):
+    if progress is False:
+        return lambda n: None
+    if callable(progress):
+        done = [0]
+
+        def tick(n):
+            if n is not None:
+                done[0] += n
+                progress(done[0] / total)
+        return tick
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="patching", unit="run", leave=False)
+
+    def tick(n):
+        if n is None:
+            bar.close()
+        else:
+            bar.update(n)
+    return tick
