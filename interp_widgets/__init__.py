@@ -6,17 +6,25 @@
 """
 
 from .model import Model, load_model
-from .results import AttentionPatterns, Attribution
+from .results import (Ablation, AttentionPatterns, Attribution, DirectLogitAttribution, LogitLens,
+                      NeuronActivations, PatchingResult)
+from .corpus import stdlib_docstrings
+from .kernels.ablation import ablate
 from .kernels.activations import ActivationCache, run_with_cache
 from .kernels.attention import attention, head_detector_scores
 from .kernels.attribution import IGConvergenceWarning, attribute
+from .kernels.dla import direct_logit_attribution
+from .kernels.lens import logit_lens
+from .kernels.neurons import neuron, top_neurons
+from .kernels.patching import patch
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name):
     # Views import anywidget; load them on first use so kernels work without a front end.
-    if name in ("TokenHeatmap", "AttributionWidget", "AttentionView"):
+    if name in ("TokenHeatmap", "AttributionWidget", "AttentionView", "LogitLensView",
+                "DirectLogitAttributionView", "PatchingView", "NeuronPanel"):
         from . import views
         return getattr(views, name)
     if name == "linked":
@@ -27,4 +35,8 @@ def __getattr__(name):
 
 __all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarning",
            "ActivationCache", "run_with_cache", "AttentionPatterns", "attention", "head_detector_scores",
-           "TokenHeatmap", "AttributionWidget", "AttentionView", "linked"]
+           "LogitLens", "logit_lens", "DirectLogitAttribution", "direct_logit_attribution",
+           "PatchingResult", "patch", "Ablation", "ablate",
+           "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings",
+           "TokenHeatmap", "AttributionWidget", "AttentionView", "LogitLensView",
+           "DirectLogitAttributionView", "PatchingView", "NeuronPanel", "linked"]

@@ -12,6 +12,11 @@ const options = {
   entryPoints: {
     token_heatmap: "src/views/token_heatmap.ts",
     attribution: "src/views/attribution.ts",
+    neuron_panel: "src/views/neuron_panel.ts",
+    attention: "src/views/attention.ts",
+    logit_lens: "src/views/logit_lens.ts",
+    dla: "src/views/dla.ts",
+    patching: "src/views/patching.ts",
   },
   outdir: "../interp_widgets/static",
   bundle: true,

@@ -77,3 +77,14 @@ def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
                 p.mul_(3.0)
     hf.eval()
     return iw.Model(hf, tokenizer, name=f"tiny-{kind}")
+
+
+def our_hooks(model) -> list[str]:
+    """Modules that still carry a hook of ours (transformers installs its own output-capturing
+    hooks on ``output_hidden_states=True`` and keeps them; those are not ours)."""
+    left = []
+    for name, mod in model.hf.named_modules():
+        for fn in list(mod._forward_hooks.values()) + list(mod._forward_pre_hooks.values()):
+            if getattr(fn, "__module__", "").startswith("interp_widgets"):
+                left.append(name)
+    return left

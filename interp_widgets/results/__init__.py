@@ -4,7 +4,15 @@ Each result has ``.show()`` (its view, imported lazily) and ``.to_html(path)``. 
 kind of result; everything is re-exported here.
 """
 
+from .ablation import Ablation
 from .attention import DETECTORS, AttentionPatterns
 from .attribution import Attribution, AttributionSource
+from .dla import DirectLogitAttribution
+from .lens import LensSource, LogitLens, TrackedToken
+from .patching import PatchingResult, PatchingSource
+from .neuron import NeuronActivations, NeuronExample, NeuronHit, NeuronSource
 
-__all__ = ["Attribution", "AttributionSource", "AttentionPatterns", "DETECTORS"]
+__all__ = ["Attribution", "AttributionSource", "AttentionPatterns", "DETECTORS",
+           "LogitLens", "LensSource", "TrackedToken", "DirectLogitAttribution",
+           "PatchingResult", "PatchingSource", "Ablation",
+           "NeuronActivations", "NeuronExample", "NeuronHit", "NeuronSource"]

@@ -38,8 +38,8 @@ def test_smollm2_cache_matches_hf_outputs(smollm2):
 
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_attention_and_cache_on_cuda(smollm2):
-    gpu = iw.load_model(device="cuda")
+def test_attention_and_cache_on_cuda():
+    gpu, smollm2 = iw.load_model(device="cuda"), iw.load_model(device="cpu")
     r_gpu, r_cpu = iw.attention(gpu, IOI), iw.attention(smollm2, IOI)
     np.testing.assert_allclose(r_gpu.patterns, r_cpu.patterns, atol=2e-3)
     for d in r_cpu.head_scores:
