@@ -227,7 +227,9 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         progress: ``None`` (a tqdm bar), ``False``, or a callable taking a fraction.
 
     Returns a :class:`~interp_widgets.results.PatchingResult`; values are normalised so
-    that 0 = corrupted and 1 = clean.
+    that 0 = corrupted and 1 = clean. When both prompts give the same metric (e.g. the clean
+    prompt patched into itself) the scale is undefined: exact values are 1 where the patched
+    run reproduces the clean metric and NaN elsewhere.
     """
     if not model.is_causal:
         raise ValueError(f"{model.name} is an encoder: patching measures next-token logits of causal models")
@@ -274,9 +276,15 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         raw = raw.reshape(shape + ((n,) if positions == "each" else ()))
 
     denom = runs.m_clean - runs.m_corrupt
-    values = (raw - runs.m_corrupt) / denom if abs(denom) > 1e-9 else np.full_like(raw, np.nan)
-    if method == "attribution":
-        values = raw / denom if abs(denom) > 1e-9 else np.full_like(raw, np.nan)
+    scale = max(1.0, abs(runs.m_clean))
+    if abs(denom) > 1e-6 * scale:
+        values = raw / denom if method == "attribution" else (raw - runs.m_corrupt) / denom
+    elif method == "exact":
+        # clean and corrupted runs agree (e.g. the same prompt twice): the scale is undefined,
+        # but a patched run that reproduces the clean metric is still "clean": 1; else NaN
+        values = np.where(np.abs(raw - runs.m_clean) <= 1e-4 * scale, 1.0, np.nan)
+    else:
+        values = np.full_like(raw, np.nan)
 
     def cell_top(layer: int, position: int = -1, head: Optional[int] = None, k: int = 10):
         every = position < 0

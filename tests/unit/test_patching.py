@@ -93,9 +93,12 @@ def test_all_positions_reproduce_the_clean_run(tiny_causal):
     m = tiny_causal
     r = iw.patch(m, CLEAN, CORRUPT, METRIC, site="resid_pre", positions="all", progress=False)
     np.testing.assert_allclose(r.values, np.ones(m.n_layers), atol=1e-4)
-    # and patching the clean run into itself changes nothing: 1 everywhere (via a callable)
-    same = iw.patch(m, CLEAN, CLEAN, METRIC, site="resid_post", positions="all", progress=False)
-    assert np.isnan(same.values).all()  # clean == corrupted: nothing to normalise by
+
+    # patching the clean run into itself changes nothing: 1 everywhere, at every site and cell
+    for site in ("resid_pre", "attn_out", "z"):
+        same = iw.patch(m, CLEAN, CLEAN, METRIC, site=site, progress=False)
+        assert same.clean_metric == same.corrupted_metric
+        np.testing.assert_array_equal(same.values, np.ones_like(same.values))
 
 
 @pytest.mark.parametrize("site", ["attn_out", "mlp_out", "resid_mid", "z"])
