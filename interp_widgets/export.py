@@ -39,10 +39,12 @@ def widget_state(widget: Any) -> dict:
     state = widget.get_state()
     out = {k: _encode(v) for k, v in state.items() if not k.startswith("_") and k not in _SKIP}
     # A page has no Python behind it: nothing to recompute, nothing in flight.
-    if "interactive" in out:
-        out["interactive"] = False
-    if "busy" in out:
-        out["busy"] = False
+    for key in ("interactive", "can_ablate"):
+        if key in out:
+            out[key] = False
+    for key in ("busy", "ablation_busy"):
+        if key in out:
+            out[key] = False
     if "progress" in out:
         out["progress"] = 0.0
     return out

@@ -108,8 +108,11 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
     moved = (pa - pb).abs().topk(k).indices
     movers = [(model.to_str_tokens([int(t)])[0], float(pb[t]), float(pa[t])) for t in moved]
     kl = float((pb * (before - after)).sum())
+    both = torch.cat([before.topk(k).indices, after.topk(k).indices]).unique()
+    both = both[pb[both].argsort(descending=True)]
+    table = [(model.to_str_tokens([int(t)])[0], float(pb[t]), float(pa[t])) for t in both]
     t0 = int(before.argmax())
     return Ablation(tokens=model.to_str_tokens(ids[0]), heads=heads, neurons=neurons, mode=mode,
                     top_before=top(before), top_after=top(after), movers=movers, kl=kl,
-                    logprob_change=float(after[t0] - before[t0]),
+                    logprob_change=float(after[t0] - before[t0]), table=table,
                     info={"mean_texts": len(mean_texts) if mean_texts else 1} if mode == "mean" else {})

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..model import Model
-from ..results.attention import DETECTORS, AttentionPatterns
+from ..results.attention import DETECTORS, AttentionPatterns, AttentionSource
 
 __all__ = ["attention", "head_detector_scores", "detector_scores_from_patterns"]
 
@@ -144,6 +144,14 @@ def attention(model: Model, text: str, *, detectors: bool = True, seq_len: int =
         model(ids, attention_mask=torch.ones_like(ids))
     patterns = np.stack(layers)
     scores = head_detector_scores(model, seq_len=seq_len, batch=batch, seed=seed) if detectors else {}
+    source = None
+    if model.is_causal:  # ablation compares next-token distributions
+        from .ablation import ablate
+
+        def ablate_heads(heads, mode: str = "zero", k: int = 10):
+            return ablate(model, text, heads=[tuple(h) for h in heads], mode=mode, k=k)
+
+        source = AttentionSource(ablate=ablate_heads)
     return AttentionPatterns(
         tokens=model.to_str_tokens(ids[0]),
         patterns=patterns,
@@ -152,4 +160,5 @@ def attention(model: Model, text: str, *, detectors: bool = True, seq_len: int =
         model_name=model.name,
         info={"detectors": {"seq_len": seq_len, "batch": batch, "seed": seed,
                             "sequence": "[BOS] + random tokens repeated twice"} if detectors else None},
+        _source=source,
     )

@@ -293,6 +293,11 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         p, ids = probs.topk(k)
         return [(model.to_str_tokens([int(t)])[0], float(v)) for t, v in zip(ids, p)]
 
+    def clean_ablate(heads, mode: str = "zero", k: int = 10):
+        from .ablation import ablate
+
+        return ablate(model, clean, heads=[tuple(h) for h in heads], mode=mode, k=k)
+
     return PatchingResult(
         values=values.astype(np.float32),
         site=site,
@@ -304,7 +309,8 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         clean_metric=runs.m_clean,
         corrupted_metric=runs.m_corrupt,
         model_name=model.name,
-        _source=PatchingSource(top_tokens=cell_top),
+        n_heads=model.n_heads,
+        _source=PatchingSource(top_tokens=cell_top, ablate=clean_ablate),
     )
 
 

@@ -5,14 +5,14 @@ kind of result; everything is re-exported here.
 """
 
 from .ablation import Ablation
-from .attention import DETECTORS, AttentionPatterns
+from .attention import DETECTORS, AttentionPatterns, AttentionSource
 from .attribution import Attribution, AttributionSource
 from .dla import DirectLogitAttribution
 from .lens import LensSource, LogitLens, TrackedToken
 from .patching import PatchingResult, PatchingSource
 from .neuron import NeuronActivations, NeuronExample, NeuronHit, NeuronSource
 
-__all__ = ["Attribution", "AttributionSource", "AttentionPatterns", "DETECTORS",
+__all__ = ["Attribution", "AttributionSource", "AttentionPatterns", "AttentionSource", "DETECTORS",
            "LogitLens", "LensSource", "TrackedToken", "DirectLogitAttribution",
            "PatchingResult", "PatchingSource", "Ablation",
            "NeuronActivations", "NeuronExample", "NeuronHit", "NeuronSource"]

@@ -22,6 +22,8 @@ class Ablation:
         movers: tokens whose probability moved most ``[(text, before, after)]``.
         kl: KL(before || after) in nats.
         logprob_change: change of the clean run's top token's log-probability.
+        table: the union of both top-``k`` lists ``[(text, before, after)]``, most likely
+            before first: each token's probability in both runs (what a view lists).
     """
 
     tokens: list[str]
@@ -34,6 +36,7 @@ class Ablation:
     kl: float
     logprob_change: float
     info: dict = field(default_factory=dict)
+    table: list[tuple[str, float, float]] = field(default_factory=list)
 
     def __repr__(self) -> str:
         b, a = self.top_before[0], self.top_after[0]

@@ -4,11 +4,11 @@ detector scores."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["AttentionPatterns", "DETECTORS"]
+__all__ = ["AttentionPatterns", "AttentionSource", "DETECTORS"]
 
 #: Head detectors, in display order. Each maps to a ``[n_layers, n_heads]`` score in [0, 1]:
 #: the mean attention a head pays, on repeated random tokens, to
@@ -16,6 +16,15 @@ __all__ = ["AttentionPatterns", "DETECTORS"]
 #: - ``duplicate_token``: the earlier occurrence of the query's own token;
 #: - ``induction``: the token right after that earlier occurrence (Olsson et al. 2022).
 DETECTORS = ("previous_token", "duplicate_token", "induction")
+
+
+@dataclass
+class AttentionSource:
+    """Opaque handle for a view: ``ablate(heads, mode="zero")`` runs the model on the same
+    text with those ``(layer, head)`` pairs switched off and returns an
+    :class:`~interp_widgets.results.Ablation` (see ``iw.ablate``)."""
+
+    ablate: Callable[..., object]
 
 
 @dataclass
@@ -38,6 +47,7 @@ class AttentionPatterns:
     causal: bool = True
     model_name: str = ""
     info: dict = field(default_factory=dict)
+    _source: Optional[AttentionSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.patterns = np.asarray(self.patterns, dtype=np.float32)

@@ -14,9 +14,12 @@ __all__ = ["PatchingResult", "PatchingSource"]
 class PatchingSource:
     """Opaque handle for a view: ``top_tokens(layer, position=-1, head=None, k=10)`` runs
     that cell's patched run again and returns its top next tokens as ``(text, prob)``
-    (``position=-1``: every position patched)."""
+    (``position=-1``: every position patched). ``ablate(heads, mode="zero")``, when set, runs
+    the *clean* prompt with those ``(layer, head)`` pairs switched off and returns an
+    :class:`~interp_widgets.results.Ablation` (see ``iw.ablate``)."""
 
     top_tokens: Callable[..., list]
+    ablate: Optional[Callable[..., object]] = None
 
 
 @dataclass
@@ -31,6 +34,8 @@ class PatchingResult:
         site, positions, method: as passed to ``iw.patch``.
         clean_tokens, corrupted_tokens: the two prompts' tokens (same length).
         metric: a label of the metric; clean_metric / corrupted_metric: its raw values.
+        n_heads: attention heads per layer of the model (0: unknown), for the view's head
+            picker whatever the site.
     """
 
     values: np.ndarray
@@ -43,6 +48,7 @@ class PatchingResult:
     clean_metric: float
     corrupted_metric: float
     model_name: str = ""
+    n_heads: int = 0
     _source: Optional[PatchingSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

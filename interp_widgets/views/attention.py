@@ -26,7 +26,8 @@ import numpy as np
 import traitlets
 
 from ..results.attention import DETECTORS, AttentionPatterns
-from ._base import BaseWidget, array_serialization, bundle, check_finite
+from ._ablation import HeadAblation
+from ._base import array_serialization, bundle, check_finite
 
 __all__ = ["AttentionView", "thumbnails", "THUMB_SIZE"]
 
@@ -58,7 +59,7 @@ def thumbnails(patterns: np.ndarray, size: int = THUMB_SIZE) -> np.ndarray:
     return np.rint(q).astype(np.uint8)
 
 
-class AttentionView(BaseWidget):
+class AttentionView(HeadAblation):
     """Live view of an :class:`~interp_widgets.results.AttentionPatterns`.
 
     >>> from interp_widgets.results import AttentionPatterns
@@ -81,6 +82,13 @@ class AttentionView(BaseWidget):
 
     ``selected_token`` follows hovering/clicking tokens in the matrix (-1 when none), and
     ``selected_layer`` / ``selected_head`` follow clicks on the thumbnails (-1 when none).
+
+    Switching heads off: ``ablated_heads`` (``[[layer, head], ...]``, set by the "off"
+    toggle on an opened head, alt/shift-click on a thumbnail, or :meth:`ablate`) and
+    ``ablate_mode`` (``"zero"`` / ``"mean"``) re-run the model on the text through the
+    result's source (``iw.ablate``) and fill ``ablation`` with the next-token distribution
+    before and after (see ``views/_ablation.py``). A result without a source (loaded from
+    disk, a static export) disables the toggles.
     """
 
     _esm = bundle("attention")
@@ -144,6 +152,7 @@ class AttentionView(BaseWidget):
             theme=theme,
         )
         self.observe(self._fill_head, names=["selected_layer", "selected_head"])
+        self._setup_ablation()
         if layer is not None or head is not None:
             self.select(0 if layer is None else layer, 0 if head is None else head)
 
@@ -165,6 +174,9 @@ class AttentionView(BaseWidget):
             raise ValueError(f"attention weights must lie in [0, 1] (softmax outputs), got "
                              f"min {lo:.4g}, max {hi:.4g}: pass patterns, not scores or logits")
         return p
+
+    def _head_limits(self) -> tuple[int, Optional[int]]:
+        return self.result.n_layers, self.result.n_heads
 
     # -- selection ---------------------------------------------------------------------
 

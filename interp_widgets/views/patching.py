@@ -20,7 +20,8 @@ import numpy as np
 import traitlets
 
 from ..results.patching import PatchingResult
-from ._base import BaseWidget, array_serialization, bundle, check_finite
+from ._ablation import HeadAblation
+from ._base import array_serialization, bundle, check_finite
 
 __all__ = ["PatchingView"]
 
@@ -63,7 +64,7 @@ def _scalar(name: str, v: Any) -> float:
     return f
 
 
-class PatchingView(BaseWidget):
+class PatchingView(HeadAblation):
     """Live view of a :class:`~interp_widgets.results.PatchingResult`.
 
     >>> from interp_widgets.results import PatchingResult
@@ -82,6 +83,12 @@ class PatchingView(BaseWidget):
     -1 = every position patched at once, head -1 = the whole site). Setting it (a click, or
     :meth:`select`) fetches that patched run's top next tokens into ``top_tokens`` /
     ``top_probs``, for the cell in ``top_cell``.
+
+    Switching heads off on the *clean* prompt: ``ablated_heads`` (``[[layer, head], ...]``,
+    set by the toggle of a selected head cell, the head picker, or :meth:`ablate`) and
+    ``ablate_mode`` (``"zero"`` / ``"mean"``) re-run the model through the result's source
+    (``iw.ablate``) and fill ``ablation`` with the next-token distribution before and after
+    (see ``views/_ablation.py``); ``n_model_heads`` sizes the picker (0 when unknown).
     """
 
     _esm = bundle("patching")
@@ -104,6 +111,7 @@ class PatchingView(BaseWidget):
     busy = traitlets.Bool(False).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     interactive = traitlets.Bool(False).tag(sync=True)
+    n_model_heads = traitlets.Int(0).tag(sync=True)
 
     def __init__(self, result: PatchingResult, *, title: Optional[str] = None, theme: str = "auto") -> None:
         if not isinstance(result, PatchingResult):
@@ -133,6 +141,11 @@ class PatchingView(BaseWidget):
             theme=theme,
         )
         self.observe(self._on_select, names=["selected_cell"])
+        self.n_model_heads = int(getattr(result, "n_heads", 0) or 0) or self.n_heads
+        self._setup_ablation()
+
+    def _head_limits(self) -> tuple[int, Optional[int]]:
+        return self.n_layers, self.n_model_heads or None
 
     # -- geometry ----------------------------------------------------------------------
 

@@ -34,6 +34,13 @@ function setup(patch: Partial<PatchingModel> = {}) {
     busy: false,
     error: "",
     interactive: true,
+    n_model_heads: 4,
+    ablated_heads: [],
+    ablate_mode: "zero",
+    ablation: {},
+    ablation_busy: false,
+    ablation_error: "",
+    can_ablate: true,
     theme: "auto",
     ...patch,
   });

@@ -10,9 +10,25 @@
  * [layer, head]. Until it arrives (and always in a static export) the enlarged view shows the
  * thumbnail bytes. Colours show sqrt(weight) on a sequential scale, so that weak but real
  * attention stays visible next to a sharp head.
+ *
+ * Switching heads off: the "switch off" toggle on the opened head (or alt/shift-click, or
+ * "x" on a focused thumbnail) edits `ablated_heads`; Python re-runs the model and fills the
+ * "Next token: before → after" panel (lib/ablation_panel.ts). Switched-off heads are greyed
+ * and crossed out in the overview.
  */
 import type { RenderProps } from "@anywidget/types";
 import { rgb } from "d3-color";
+import {
+  ABLATION_CSS,
+  ABLATION_TRAITS,
+  ablateToggle,
+  createAblationPanel,
+  isAblated,
+  syncToggle,
+  toggleHead,
+  type AblationHost,
+  type AblationTraits,
+} from "../lib/ablation_panel";
 import { decodeArray, type ArrayPayload, type NDArray } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { format4 } from "../lib/format";
@@ -22,7 +38,7 @@ import { coalesce } from "../lib/schedule";
 import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
 
-export interface AttentionModel {
+export interface AttentionModel extends AblationTraits {
   tokens: string[];
   thumbs: ArrayPayload | null;
   thumb_encoding: string;
@@ -49,7 +65,7 @@ const HL_MIN = 0.05;
 /** Matrix cells smaller than this (px) get no token labels. */
 const LABEL_MIN_CELL = 9;
 
-const CSS = `
+const CSS = `${ABLATION_CSS}
 .iw-attention .iw-controls { display: inline-flex; gap: 6px 12px; align-items: center; flex-wrap: wrap; font-size: 12px; color: var(--iw-muted); }
 .iw-attention select, .iw-attention button { font: inherit; font-size: 12px; color: var(--iw-fg); background: var(--iw-panel);
   border: 1px solid var(--iw-border); border-radius: 4px; padding: 1px 6px; }
@@ -66,6 +82,12 @@ const CSS = `
 .iw-thumb:hover { outline: 1px solid var(--iw-fg); }
 .iw-thumb:focus-visible { outline: 2px dashed var(--iw-accent); }
 .iw-thumb.iw-active { outline: 2px solid var(--iw-accent); outline-offset: 1px; }
+.iw-thumb.iw-ablated canvas { filter: grayscale(1); opacity: 0.35; }
+.iw-thumb.iw-ablated::after { content: ""; position: absolute; inset: 0; pointer-events: none; border-radius: 3px;
+  background: linear-gradient(to top right, transparent calc(50% - 1px), var(--iw-error-fg) calc(50% - 1px), var(--iw-error-fg) calc(50% + 1px), transparent calc(50% + 1px)); }
+.iw-attention .iw-ablate-toggle[aria-pressed="true"] { border-color: var(--iw-error-fg); color: var(--iw-error-fg); box-shadow: none; }
+.iw-attention button:disabled { cursor: not-allowed; opacity: 0.55; }
+.iw-attention .iw-ablation { flex: 0 1 330px; }
 .iw-thumb-score { position: absolute; top: 1px; right: 2px; font-size: 9px; line-height: 1; font-family: var(--iw-mono);
   color: var(--iw-fg); background: var(--iw-bg); opacity: 0.85; padding: 1px 2px; border-radius: 2px; pointer-events: none; }
 .iw-thumb-bar { position: absolute; left: 0; bottom: 0; height: 3px; background: var(--iw-accent); border-radius: 0 2px 0 3px; pointer-events: none; }
@@ -183,7 +205,9 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   overview.className = "iw-overview";
   const detail = document.createElement("div");
   detail.className = "iw-detail";
-  body.append(overview, detail);
+  const host = model as unknown as AblationHost;
+  const panel = createAblationPanel(host);
+  body.append(overview, detail, panel.el);
   root.append(header, traitError.el, dataError.el, body);
 
   // State of the current drawing.
@@ -383,7 +407,17 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
       const on = Number(div.dataset.layer) === l && Number(div.dataset.head) === h;
       div.classList.toggle("iw-active", on);
       div.setAttribute("aria-pressed", String(on));
+      const off = isAblated(host, Number(div.dataset.layer), Number(div.dataset.head));
+      div.classList.toggle("iw-ablated", off);
+      div.dataset.ablated = String(off);
     }
+  };
+
+  /** Toggles, greyed thumbnails and the panel, after an ablation trait changed. */
+  const syncAblation = () => {
+    markActive();
+    detail.querySelectorAll<HTMLButtonElement>(".iw-ablate-toggle").forEach((b) => syncToggle(host, b));
+    panel.update();
   };
 
   // -- the selected head -------------------------------------------------------------
@@ -437,7 +471,7 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     const hint = document.createElement("div");
     hint.className = "iw-hint";
     if (!thumbs || l < 0 || h < 0 || l >= L || h >= H) {
-      hint.textContent = thumbs ? "Click a head to open its query × key matrix." : "";
+      hint.textContent = thumbs ? "Click a head to open its query × key matrix; alt- or shift-click switches it off." : "";
       if (hint.textContent) detail.appendChild(hint);
       return;
     }
@@ -468,7 +502,7 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     close.className = "iw-close";
     close.textContent = "×";
     close.title = "Close this head";
-    top.append(name, toggle, close, sc);
+    top.append(name, ablateToggle(host, l, h), toggle, close, sc);
 
     const box = document.createElement("div");
     box.className = "iw-head-matrix";
@@ -705,11 +739,19 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   };
   const onOverviewClick = (ev: Event) => {
     const div = (ev.target as Element | null)?.closest?.(".iw-thumb") as HTMLElement | null;
-    if (div && overview.contains(div)) select(div);
+    if (!div || !overview.contains(div)) return;
+    const m = ev as MouseEvent;
+    if (m.altKey || m.shiftKey) toggleHead(host, Number(div.dataset.layer), Number(div.dataset.head));
+    else select(div);
   };
   const onOverviewKey = (ev: KeyboardEvent) => {
-    if (ev.key !== "Enter" && ev.key !== " ") return;
     const div = (ev.target as Element | null)?.closest?.(".iw-thumb") as HTMLElement | null;
+    if (div && (ev.key === "x" || ev.key === "X")) {
+      ev.preventDefault();
+      toggleHead(host, Number(div.dataset.layer), Number(div.dataset.head));
+      return;
+    }
+    if (ev.key !== "Enter" && ev.key !== " ") return;
     if (div) {
       ev.preventDefault();
       select(div);
@@ -754,6 +796,11 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   };
   const onDetailClick = (ev: Event) => {
     const t = ev.target as Element | null;
+    const off = t?.closest?.(".iw-ablate-toggle") as HTMLElement | null;
+    if (off) {
+      toggleHead(host, Number(off.dataset.layer), Number(off.dataset.head));
+      return;
+    }
     if (t?.closest?.(".iw-lines-toggle")) {
       model.set("line_view", !model.get("line_view"));
       model.save_changes();
@@ -807,6 +854,7 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     markActive();
     renderDetail();
   });
+  const syncAblate = coalesce(syncAblation);
   const onToken = () => {
     // Set from elsewhere (Python, another view): keep it, as if clicked here.
     const i = model.get("selected_token");
@@ -822,6 +870,7 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     ),
     ["change:selected_token", onToken],
     ["change:error", () => traitError.set(model.get("error"))],
+    ...ABLATION_TRAITS.map((k) => [`change:${k}`, syncAblate.schedule] as [string, () => void]),
   ];
   for (const [ev, fn] of handlers) model.on(ev, fn);
   const stopTheme = watchTheme(() => {
@@ -836,6 +885,8 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     redraw.cancel();
     regrid.cancel();
     redetail.cancel();
+    syncAblate.cancel();
+    panel.destroy();
     for (const [ev, fn] of handlers) model.off(ev, fn);
     overview.removeEventListener("click", onOverviewClick);
     overview.removeEventListener("keydown", onOverviewKey);

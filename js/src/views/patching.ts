@@ -12,8 +12,22 @@
  *                                (or summed over positions, for display only)
  * A click sets `selected_cell` = [layer, position, head] (-1 = n/a); Python answers with
  * `top_cell`, `top_tokens` and `top_probs`, and flips `busy` meanwhile.
+ *
+ * Switching heads off on the clean prompt: a selected head cell's toggle, or the panel's head
+ * picker, edits `ablated_heads`; Python re-runs the model and fills the "Next token: before →
+ * after" panel (lib/ablation_panel.ts, shared with the AttentionView).
  */
 import type { RenderProps } from "@anywidget/types";
+import {
+  ABLATION_CSS,
+  ABLATION_TRAITS,
+  ablateToggle,
+  createAblationPanel,
+  syncToggle,
+  toggleHead,
+  type AblationHost,
+  type AblationTraits,
+} from "../lib/ablation_panel";
 import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { renderLegend } from "../lib/legend";
@@ -23,7 +37,7 @@ import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/t
 import { displayToken } from "../lib/tokens";
 import { createTooltip } from "../lib/tooltip";
 
-export interface PatchingModel {
+export interface PatchingModel extends AblationTraits {
   values: ArrayPayload | null;
   site: string;
   positions: string;
@@ -41,6 +55,7 @@ export interface PatchingModel {
   busy: boolean;
   error: string;
   interactive: boolean;
+  n_model_heads: number;
   theme: ThemeOption;
 }
 
@@ -51,7 +66,12 @@ export const POS_W = 44;
 export const HEAD_W = 30;
 export const LAYER_W = 56;
 
-const CSS = `
+const CSS = `${ABLATION_CSS}
+.iw-patching .iw-ablation { flex: 0 1 330px; }
+.iw-patching .iw-patch-cell .iw-ablate-toggle { font: inherit; font-size: 11px; margin: 0 0 6px; color: var(--iw-fg); background: var(--iw-bg);
+  border: 1px solid var(--iw-border); border-radius: 4px; padding: 1px 6px; cursor: pointer; }
+.iw-patching .iw-ablate-toggle[aria-pressed="true"] { border-color: var(--iw-error-fg); color: var(--iw-error-fg); }
+.iw-patching .iw-ablate-toggle:disabled { cursor: not-allowed; opacity: 0.55; }
 .iw-patching .iw-patch-body { display: flex; flex-wrap: wrap; gap: 14px 22px; align-items: flex-start; }
 .iw-patching .iw-patch-body[hidden], .iw-patch-nan[hidden] { display: none; }
 .iw-patch-grid-wrap { display: grid; column-gap: 6px; row-gap: 4px; max-width: 100%; overflow-x: auto; padding-bottom: 2px; }
@@ -186,7 +206,12 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   side.className = "iw-patch-side";
   const hint = document.createElement("div");
   hint.className = "iw-hint";
-  body.append(gridWrap, side);
+  const host = model as unknown as AblationHost;
+  const panel = createAblationPanel(host, {
+    picker: () => ({ layers: Number(model.get("values")?.shape?.[0] ?? 0), heads: Number(model.get("n_model_heads") ?? 0) }),
+    caption: "heads switched off on the clean prompt",
+  });
+  body.append(gridWrap, side, panel.el);
   root.append(header, traitError.el, dataError.el, nanBox, controls, body, hint);
   const tip = createTooltip(root);
 
@@ -335,6 +360,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     if (Number.isFinite(v)) cap.append(" → ", span("iw-patch-val", signed(v)));
     else if (p < 0) cap.append(" (every position at once)");
     box.appendChild(cap);
+    if (h >= 0) box.appendChild(ablateToggle(host, l, h));
     const list = document.createElement("ol");
     list.className = "iw-patch-list";
     let pmax = 0;
@@ -600,6 +626,14 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     paint();
     tip.hide();
   };
+  const onSideClick = (ev: Event) => {
+    const b = (ev.target as Element | null)?.closest?.(".iw-ablate-toggle") as HTMLElement | null;
+    if (b) toggleHead(host, Number(b.dataset.layer), Number(b.dataset.head));
+  };
+  const syncAblation = () => {
+    side.querySelectorAll<HTMLButtonElement>(".iw-ablate-toggle").forEach((b) => syncToggle(host, b));
+    panel.update();
+  };
   const onClick = (ev: MouseEvent) => {
     const cell = cellAt(ev);
     if (!cell) return;
@@ -621,6 +655,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   canvas.addEventListener("mouseleave", onLeave);
   canvas.addEventListener("click", onClick);
   posSelect.addEventListener("change", onPos);
+  side.addEventListener("click", onSideClick);
 
   const showTraitError = () => traitError.set(model.get("error"));
   const onTop = () => {
@@ -632,6 +667,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   // Several traits often change in one message: redraw once.
   const redraw = coalesce(draw);
   const side_ = coalesce(onTop);
+  const syncAblate = coalesce(syncAblation);
   const DATA_TRAITS = ["values", "site", "positions", "method", "metric", "clean_metric", "corrupted_metric",
     "clean_tokens", "corrupted_tokens", "title", "interactive", "theme"] as const;
   const handlers: [string, () => void][] = [
@@ -642,6 +678,8 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     ["change:top_probs", side_.schedule],
     ["change:busy", syncBusy],
     ["change:error", showTraitError],
+    ...ABLATION_TRAITS.map((k) => [`change:${k}`, syncAblate.schedule] as [string, () => void]),
+    ["change:n_model_heads", syncAblate.schedule],
   ];
   for (const [ev, fn] of handlers) model.on(ev, fn);
   const stopTheme = watchTheme(() => {
@@ -655,6 +693,9 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   return () => {
     redraw.cancel();
     side_.cancel();
+    syncAblate.cancel();
+    panel.destroy();
+    side.removeEventListener("click", onSideClick);
     for (const [ev, fn] of handlers) model.off(ev, fn);
     canvas.removeEventListener("mousemove", onMove);
     canvas.removeEventListener("mouseleave", onLeave);
