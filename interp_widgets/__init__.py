@@ -7,7 +7,7 @@
 
 from .model import Model, load_model
 from .results import (Ablation, AttentionPatterns, Attribution, DirectLogitAttribution, LogitLens,
-                      NeuronActivations, PatchingResult)
+                      NeuronActivations, PatchingResult, Probe)
 from .corpus import stdlib_docstrings
 from .kernels.ablation import ablate
 from .kernels.activations import ActivationCache, run_with_cache
@@ -17,6 +17,7 @@ from .kernels.dla import direct_logit_attribution
 from .kernels.lens import logit_lens
 from .kernels.neurons import neuron, top_neurons
 from .kernels.patching import patch
+from .kernels.probe import probe
 
 __version__ = "0.1.0"
 
@@ -37,6 +38,6 @@ __all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarn
            "ActivationCache", "run_with_cache", "AttentionPatterns", "attention", "head_detector_scores",
            "LogitLens", "logit_lens", "DirectLogitAttribution", "direct_logit_attribution",
            "PatchingResult", "patch", "Ablation", "ablate",
-           "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings",
+           "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings", "Probe", "probe",
            "TokenHeatmap", "AttributionWidget", "AttentionView", "LogitLensView",
            "DirectLogitAttributionView", "PatchingView", "NeuronPanel", "linked"]

@@ -10,9 +10,10 @@ from .attribution import Attribution, AttributionSource
 from .dla import DirectLogitAttribution
 from .lens import LensSource, LogitLens, TrackedToken
 from .patching import PatchingResult, PatchingSource
+from .probe import Probe
 from .neuron import NeuronActivations, NeuronExample, NeuronHit, NeuronSource
 
 __all__ = ["Attribution", "AttributionSource", "AttentionPatterns", "AttentionSource", "DETECTORS",
            "LogitLens", "LensSource", "TrackedToken", "DirectLogitAttribution",
-           "PatchingResult", "PatchingSource", "Ablation",
+           "PatchingResult", "PatchingSource", "Probe", "Ablation",
            "NeuronActivations", "NeuronExample", "NeuronHit", "NeuronSource"]
