@@ -18,6 +18,7 @@ from .kernels.lens import logit_lens
 from .kernels.neurons import neuron, top_neurons
 from .kernels.patching import patch
 from .kernels.probe import probe
+from .kernels.steering import SteeringVector, generate, steered_logits, steering_vector
 
 __version__ = "0.1.0"
 
@@ -39,5 +40,6 @@ __all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarn
            "LogitLens", "logit_lens", "DirectLogitAttribution", "direct_logit_attribution",
            "PatchingResult", "patch", "Ablation", "ablate",
            "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings", "Probe", "probe",
+           "SteeringVector", "steering_vector", "steered_logits", "generate",
            "TokenHeatmap", "AttributionWidget", "AttentionView", "LogitLensView",
            "DirectLogitAttributionView", "PatchingView", "NeuronPanel", "linked"]
