@@ -9,6 +9,7 @@ from .model import Model, load_model
 from .results import (Ablation, AttentionPatterns, Attribution, DirectLogitAttribution, LogitLens,
                       NeuronActivations, PatchingResult, Probe)
 from .corpus import stdlib_docstrings
+from .sae import SAE
 from .kernels.ablation import ablate
 from .kernels.activations import ActivationCache, run_with_cache
 from .kernels.attention import attention, head_detector_scores
@@ -39,7 +40,7 @@ __all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarn
            "ActivationCache", "run_with_cache", "AttentionPatterns", "attention", "head_detector_scores",
            "LogitLens", "logit_lens", "DirectLogitAttribution", "direct_logit_attribution",
            "PatchingResult", "patch", "Ablation", "ablate",
-           "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings", "Probe", "probe",
+           "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings", "Probe", "probe", "SAE",
            "SteeringVector", "steering_vector", "steered_logits", "generate",
            "TokenHeatmap", "AttributionWidget", "AttentionView", "LogitLensView",
            "DirectLogitAttributionView", "PatchingView", "NeuronPanel", "linked"]
