@@ -19,6 +19,7 @@ from .kernels.lens import logit_lens
 from .kernels.neurons import neuron, top_neurons
 from .kernels.patching import patch
 from .kernels.probe import probe
+from .kernels.sae_train import SAEReport, train_sae
 from .kernels.steering import SteeringVector, generate, steered_logits, steering_vector
 
 __version__ = "0.1.0"
@@ -40,7 +41,7 @@ __all__ = ["Model", "load_model", "Attribution", "attribute", "IGConvergenceWarn
            "ActivationCache", "run_with_cache", "AttentionPatterns", "attention", "head_detector_scores",
            "LogitLens", "logit_lens", "DirectLogitAttribution", "direct_logit_attribution",
            "PatchingResult", "patch", "Ablation", "ablate",
-           "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings", "Probe", "probe", "SAE",
+           "NeuronActivations", "neuron", "top_neurons", "stdlib_docstrings", "Probe", "probe", "SAE", "train_sae", "SAEReport",
            "SteeringVector", "steering_vector", "steered_logits", "generate",
            "TokenHeatmap", "AttributionWidget", "AttentionView", "LogitLensView",
            "DirectLogitAttributionView", "PatchingView", "NeuronPanel", "linked"]
