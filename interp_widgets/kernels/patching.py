@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from ..model import Model
+from ._progress import ticker
 from ..results.patching import PatchingResult, PatchingSource
 
 __all__ = ["patch", "SITES"]
@@ -259,7 +260,7 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
                     cells += [(l, p, h, False) for p in range(n)]
         raw = np.zeros(len(cells), dtype=np.float64)
         bs = batch_size or max(1, _BATCH_TOKENS // n)
-        bar = _progress(progress, len(cells))
+        bar = ticker(progress, len(cells), "patching", "run")
         # group by layer; inside a layer, neighbouring positions share a KV prefix
         i = 0
         while i < len(cells):
@@ -340,26 +341,3 @@ def _attribution_patching(model: Model, runs: _Runs, corrupt_ids, site: str, pos
             e = e.T  # [heads, pos]
         out.append(e.sum(-1) if positions == "all" else e)
     return torch.stack(out).double().cpu().numpy()
-
-
-def _progress(progress, total: int):
-    if progress is False:
-        return lambda n: None
-    if callable(progress):
-        done = [0]
-
-        def tick(n):
-            if n is not None:
-                done[0] += n
-                progress(done[0] / total)
-        return tick
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="patching", unit="run", leave=False)
-
-    def tick(n):
-        if n is None:
-            bar.close()
-        else:
-            bar.update(n)
-    return tick

@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 import torch
 
 from ..model import Model
+from ._progress import ticker
 from ..sae import SAE
 from .activations import run_with_cache
 
@@ -140,7 +141,7 @@ def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int,
     sae = SAE(W_dec.T.clone(), torch.zeros(n_features), W_dec, tr.mean(0).cpu(), hook_name=name,
               architecture="topk" if k is not None else "standard", k=k).to(dev)
     opt = torch.optim.Adam(sae.parameters(), lr=lr)
-    bar = _bar(progress, steps)
+    bar = ticker(progress, steps, "training SAE", "step")
     for step in range(steps):
         idx = torch.randint(tr.shape[0], (min(batch_size, tr.shape[0]),), generator=g).to(dev)
         x = tr[idx]
@@ -176,26 +177,3 @@ def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int,
                        n_outliers=int(outliers.sum()))
     sae.eval()
     return sae, report
-
-
-def _bar(progress, total: int):
-    if progress is False:
-        return lambda n: None
-    if callable(progress):
-        done = [0]
-
-        def tick(n):
-            if n is not None:
-                done[0] += n
-                progress(done[0] / total)
-        return tick
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=total, desc="training SAE", unit="step", leave=False)
-
-    def tick(n):
-        if n is None:
-            bar.close()
-        else:
-            bar.update(n)
-    return tick
