@@ -3,21 +3,19 @@
 //   node build.mjs --dev      inline source maps
 //   node build.mjs --watch    rebuild on change (use with ANYWIDGET_HMR=1)
 import * as esbuild from "esbuild";
+import { readdirSync } from "node:fs";
 
 const dev = process.argv.includes("--dev");
 const watch = process.argv.includes("--watch");
 
 /** @type {import("esbuild").BuildOptions} */
 const options = {
-  entryPoints: {
-    token_heatmap: "src/views/token_heatmap.ts",
-    attribution: "src/views/attribution.ts",
-    neuron_panel: "src/views/neuron_panel.ts",
-    attention: "src/views/attention.ts",
-    logit_lens: "src/views/logit_lens.ts",
-    dla: "src/views/dla.ts",
-    patching: "src/views/patching.ts",
-  },
+  // One bundle per view: every src/views/NAME.ts becomes static/NAME.js.
+  entryPoints: Object.fromEntries(
+    readdirSync(new URL("src/views/", import.meta.url))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => [f.slice(0, -3), `src/views/${f}`]),
+  ),
   outdir: "../interp_widgets/static",
   bundle: true,
   format: "esm",
