@@ -22,7 +22,7 @@ from typing import Optional, Union
 
 import torch
 
-__all__ = ["SAE"]
+__all__ = ["SAE", "load_sae", "default_sae_path"]
 
 ARCHITECTURES = ("standard", "topk", "jumprelu")
 
@@ -136,20 +136,22 @@ class SAE(torch.nn.Module):
                   apply_b_dec_to_input=cfg.get("apply_b_dec_to_input", True))
         return sae.to(device)
 
-    def save(self, folder: Union[str, os.PathLike]) -> Path:
+    def save(self, folder: Union[str, os.PathLike], dtype: str = "float32") -> Path:
         """Write ``cfg.json`` and ``sae_weights.safetensors`` (what :meth:`load` and SAELens
-        read)."""
+        read); ``dtype="float16"`` halves the file (loading gives float32 again)."""
         from safetensors.torch import save_file
 
+        if dtype not in ("float32", "float16", "bfloat16"):
+            raise ValueError(f"dtype must be 'float32', 'float16' or 'bfloat16', got {dtype!r}")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        weights = {k: getattr(self, k).detach().cpu().contiguous() for k in ("W_enc", "b_enc", "W_dec", "b_dec")}
-        if self.threshold is not None:
-            weights["threshold"] = self.threshold.detach().cpu().contiguous()
+        dt = getattr(torch, dtype)
+        names = ("W_enc", "b_enc", "W_dec", "b_dec") + (("threshold",) if self.threshold is not None else ())
+        weights = {k: getattr(self, k).detach().cpu().to(dt).contiguous() for k in names}
         save_file(weights, str(folder / "sae_weights.safetensors"))
         cfg = {"architecture": self.architecture, "d_in": self.d_in, "d_sae": self.d_sae,
                "hook_name": self.hook_name, "apply_b_dec_to_input": self.apply_b_dec_to_input,
-               "dtype": "float32"}
+               "dtype": dtype}
         if self.k is not None:
             cfg["activation_fn_kwargs"] = {"k": self.k}
         (folder / "cfg.json").write_text(json.dumps(cfg, indent=2))
@@ -158,3 +160,22 @@ class SAE(torch.nn.Module):
     def __repr__(self) -> str:
         extra = f", k={self.k}" if self.k else ""
         return f"SAE({self.architecture}, {self.d_in} -> {self.d_sae}, hook {self.hook_name!r}{extra})"
+
+
+def default_sae_path() -> Path:
+    """The folder of the SAE that ships with the package (see :func:`load_sae`)."""
+    return Path(__file__).resolve().parent / "data" / "sae_smollm2_l8"
+
+
+def load_sae(path: Union[str, os.PathLike, dict, None] = None, device: Union[str, torch.device] = "cpu") -> SAE:
+    """``iw.load_sae()`` with no argument: the small SAE that ships with the package, for
+    ``iw.load_model()``'s SmolLM2-135M-Instruct at ``blocks.8.hook_resid_post`` (TopK,
+    1,024 features, k = 24, trained on Python's docstrings by ``scripts/train_sae_smollm2.py``;
+    its training report is in the folder's ``report.txt``). With a path: :meth:`SAE.load`.
+
+    >>> import interp_widgets as iw
+    >>> sae = iw.load_sae()
+    >>> sae.hook_name, sae.d_sae, sae.k
+    ('blocks.8.hook_resid_post', 1024, 24)
+    """
+    return SAE.load(default_sae_path() if path is None else path, device=device)

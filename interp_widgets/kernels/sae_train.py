@@ -1,8 +1,9 @@
 """Training a small sparse autoencoder: ``iw.train_sae``.
 
-Activations at one hook point are collected from texts (real tokens only; special tokens
-such as BOS are left out, their activations are outliers), split 90/10 into training and
-evaluation tokens, and an SAE is fitted with Adam:
+Activations at one hook point are collected from texts (real tokens only: special tokens
+such as BOS and the first position of each text are left out; without a BOS, as with
+SmolLM2, the first token is the attention sink, whose activation norm is an outlier), split
+90/10 into training and evaluation tokens, and an SAE is fitted with Adam:
 
 - TopK (``k=``): loss = MSE of the reconstruction;
 - standard ReLU (``l1=``): loss = MSE + l1 * sum_i f_i * ||W_dec,i||.
@@ -13,7 +14,8 @@ Decoder rows start as random unit vectors with ``W_enc = W_dec^T`` and ``b_dec``
 activation, and are renormalised to unit length after every step. The report gives, on the
 evaluation tokens: MSE, explained variance, mean L0, dead features (never active), and the
 model's next-token loss on the texts with the SAE spliced in at the hook, next to the clean
-loss (and the loss with the activation zeroed, for scale).
+loss (and the loss with the activation zeroed, for scale). Positions left out of training
+(massive activations, typically the first token) pass through unchanged in both.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import torch
 from ..model import Model
 from ._progress import ticker
 from ..sae import SAE
-from .activations import run_with_cache
 
 __all__ = ["train_sae", "SAEReport"]
 
@@ -55,34 +56,71 @@ class SAEReport:
                 f"{loss})")
 
 
+class _Stop(Exception):
+    """Raised in the hook: nothing after the SAE's layer is needed."""
+
+
 @torch.no_grad()
-def _collect(model: Model, hook: str, texts: list[str], batch: int, max_tokens: Optional[int]) -> torch.Tensor:
-    special = set(getattr(model.tokenizer, "all_special_ids", []) or [])
-    rows, total = [], 0
-    for i in range(0, len(texts), batch):
-        chunk = texts[i:i + batch]
-        cache = run_with_cache(model, chunk, names=hook, keep_logits=False)
-        x = cache[hook]
-        keep = cache.attention_mask.bool()
-        for j, t in enumerate(chunk):
-            ids = model.to_tokens(t)[0]
-            for p, tid in enumerate(ids.tolist()):
-                if tid in special:
-                    keep[j, p] = False
-        rows.append(x[keep].float().reshape(-1, x.shape[-1]))
-        total += rows[-1].shape[0]
-        if max_tokens and total >= max_tokens:
-            break
+def _collect(model: Model, hook: str, texts: list[str], batch: int, max_tokens: Optional[int],
+             max_len: int = 128, skip=None) -> torch.Tensor:
+    """Activations ``[tokens, d]`` (float32) at ``hook`` over ``texts``: at most ``max_len``
+    tokens per text, special tokens and tokens for which ``skip(token_string)`` is true left
+    out. Texts go in batches of similar length; each forward pass stops at the hook."""
+    tok = model.tokenizer
+    special = set(getattr(tok, "all_special_ids", []) or [])
+    pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+    seqs = [tok(t, add_special_tokens=True).input_ids[:max_len] for t in texts]
+    if max_tokens:  # only as many texts as needed (in order), then batch them by length
+        total, n = 0, 0
+        for n, s in enumerate(seqs, 1):
+            total += len(s)
+            if total >= max_tokens:
+                break
+        seqs = seqs[:n]
+    skip_ids = set(special)
+    if skip is not None:
+        vocab = {i for s in seqs for i in s}
+        skip_ids |= {i for i in vocab if skip(tok.decode([i]))}
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    rows, got = [], {}
+
+    def grab(t, name):
+        got["x"] = t.detach()
+        raise _Stop
+
+    for b in range(0, len(order), batch):
+        chunk = [seqs[i] for i in order[b:b + batch] if seqs[i]]
+        if not chunk:
+            continue
+        n = max(len(s) for s in chunk)
+        ids = torch.full((len(chunk), n), int(pad), dtype=torch.long)
+        mask = torch.zeros((len(chunk), n), dtype=torch.long)
+        keep = torch.zeros((len(chunk), n), dtype=torch.bool)
+        for j, s in enumerate(chunk):
+            ids[j, :len(s)] = torch.tensor(s)
+            mask[j, :len(s)] = 1
+            keep[j, :len(s)] = torch.tensor([i not in skip_ids for i in s])
+            keep[j, 0] = False  # BOS, or without one the first token: the attention sink
+        try:
+            with model.hooks([(hook, grab)]):
+                model.forward_hidden(ids.to(model.device), attention_mask=mask.to(model.device))
+        except _Stop:
+            pass
+        x = got.pop("x")
+        rows.append(x[keep.to(x.device)].float().reshape(-1, x.shape[-1]))
+    if not rows:
+        raise ValueError("no tokens to train on")
     acts = torch.cat(rows)
     return acts[:max_tokens] if max_tokens else acts
 
 
-def _lm_loss(model: Model, texts: list[str], hook: str, fn) -> float:
-    """Mean next-token cross-entropy over ``texts`` with ``fn`` (or nothing) at ``hook``."""
+def _lm_loss(model: Model, texts: list[str], hook: str, fn, max_len: int) -> float:
+    """Mean next-token cross-entropy over ``texts`` (the first ``max_len`` tokens of each)
+    with ``fn`` (or nothing) at ``hook``."""
     losses = []
     with torch.no_grad(), model.hooks([(hook, fn)] if fn else []):
         for t in texts:
-            ids = model.to_tokens(t)
+            ids = model.to_tokens(t)[:, :max_len]
             if ids.shape[1] < 2:
                 continue
             logits = model(ids)[0, :-1].float()
@@ -93,7 +131,8 @@ def _lm_loss(model: Model, texts: list[str], hook: str, fn) -> float:
 def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int, k: Optional[int] = None,
               l1: Optional[float] = None, steps: int = 2000, batch_size: int = 1024, lr: float = 1e-3,
               max_tokens: Optional[int] = None, seed: int = 0, eval_texts: int = 16,
-              outlier_factor: float = 10.0, progress=None) -> tuple[SAE, SAEReport]:
+              outlier_factor: float = 10.0, max_len: int = 128, skip=None,
+              progress=None) -> tuple[SAE, SAEReport]:
     """Train a TopK (``k=``) or ReLU + L1 (``l1=``) sparse autoencoder on ``hook``.
 
     Args:
@@ -105,6 +144,10 @@ def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int,
         eval_texts: how many of the texts to use for the spliced LM loss (0: skip).
         outlier_factor: tokens whose activation norm exceeds this many times the median are
             left out (massive activations); the report counts them.
+        max_len: tokens read per text (the first ``max_len``).
+        skip: optional ``token_string -> bool``; tokens it accepts are left out of training
+            (e.g. ``str.isspace`` for indentation runs in code, which otherwise take many
+            features).
         progress: None (tqdm), False, or a callable taking a fraction.
 
     Returns the trained :class:`~interp_widgets.SAE` (``.save(folder)`` writes SAELens's
@@ -120,7 +163,7 @@ def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int,
     if k is not None and not 1 <= k <= n_features:
         raise ValueError(f"k must be in 1..n_features={n_features}, got {k}")
     name = model.resolve(hook)
-    acts = _collect(model, name, texts, batch=8, max_tokens=max_tokens)
+    acts = _collect(model, name, texts, batch=8, max_tokens=max_tokens, max_len=max_len, skip=skip)
     if acts.shape[0] < 20:
         raise ValueError(f"only {acts.shape[0]} tokens of activations: give more text")
     # Massive activations (a few tokens whose residual norm is ~100x the rest, e.g. attention
@@ -168,9 +211,17 @@ def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int,
     losses = (None, None, None)
     if eval_texts:
         few = texts[:eval_texts]
-        losses = (_lm_loss(model, few, name, None),
-                  _lm_loss(model, few, name, lambda t, nm: sae(t.float()).to(t.dtype)),
-                  _lm_loss(model, few, name, lambda t, nm: torch.zeros_like(t)))
+        cut = float(outlier_factor * norms.median())
+
+        def splice(t, nm, fill):
+            # positions left out of training (massive activations, e.g. BOS) pass unchanged
+            out = fill(t)
+            passthrough = (t.float().norm(dim=-1, keepdim=True) > cut)
+            return torch.where(passthrough, t, out.to(t.dtype))
+
+        losses = (_lm_loss(model, few, name, None, max_len),
+                  _lm_loss(model, few, name, lambda t, nm: splice(t, nm, lambda x: sae(x.float())), max_len),
+                  _lm_loss(model, few, name, lambda t, nm: splice(t, nm, torch.zeros_like), max_len))
     report = SAEReport(mse=mse, explained_variance=1 - mse / ev_var, l0=l0, dead_features=dead,
                        n_features=n_features, loss_clean=losses[0], loss_spliced=losses[1], loss_zero=losses[2],
                        n_train_tokens=int(tr.shape[0]), n_eval_tokens=int(ev.shape[0]), steps=steps,
