@@ -5,20 +5,22 @@ Each text becomes one vector per layer (its last token, the mean over its tokens
 position). Features are standardised with the training split's mean and std; the probe is
 fitted by full-batch L-BFGS with a small L2 penalty, in torch, on the model's device. The
 split is stratified and seeded, so results repeat.
+
+``probe_predictions`` applies a trained probe to new text, at every token.
 """
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from ..model import Model
-from ..results.probe import Probe
+from ..results.probe import Probe, ProbeSource
 from .activations import run_with_cache
 
-__all__ = ["probe"]
+__all__ = ["probe", "probe_predictions", "probe_source"]
 
 
 def _features(model: Model, texts: list[str], layers: list[int], position, batch_size: int) -> torch.Tensor:
@@ -138,7 +140,108 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
         w_res = w / sd
         dirs.append(w_res.float().cpu().numpy())
         biases.append((b - w_res @ mu).float().cpu().numpy())
-    return Probe(layers=layer_ids, classes=classes, train_accuracy=np.array(acc_tr, dtype=np.float32),
-                 test_accuracy=np.array(acc_te, dtype=np.float32), directions=np.stack(dirs),
-                 biases=np.stack(biases), position=position, n_train=len(train), n_test=len(test),
-                 model_name=model.name, info={"l2": l2, "steps": steps, "seed": seed})
+    majority = float(np.bincount(y_all[test], minlength=len(classes)).max() / len(test))
+    result = Probe(layers=layer_ids, classes=classes, train_accuracy=np.array(acc_tr, dtype=np.float32),
+                   test_accuracy=np.array(acc_te, dtype=np.float32), directions=np.stack(dirs),
+                   biases=np.stack(biases), position=position, n_train=len(train), n_test=len(test),
+                   model_name=model.name, info={"l2": l2, "steps": steps, "seed": seed, "majority_rate": majority})
+    result._source = probe_source(model, result)
+    return result
+
+
+def _check(model: Model, probe: Probe) -> None:
+    if not isinstance(probe, Probe):
+        raise TypeError(f"expected a Probe (from iw.probe), got {type(probe).__name__}")
+    d = int(np.shape(probe.directions)[-1])
+    if d != model.d_model:
+        raise ValueError(f"the probe's directions are {d} wide but {model.name}'s residual stream is "
+                         f"{model.d_model} wide: apply a probe with the model it was trained on "
+                         f"({probe.model_name or 'unknown'})")
+    too_deep = [l for l in probe.layers if not 0 <= int(l) < model.n_layers]
+    if too_deep:
+        raise ValueError(f"the probe has layer {too_deep[0]} but {model.name} has {model.n_layers} layers")
+
+
+def _layer_index(model: Model, probe: Probe, layer: Optional[int]) -> int:
+    """Index into ``probe.layers`` of ``layer`` (default: the best; negative counts from the
+    end of the model)."""
+    if layer is None:
+        layer = probe.best_layer
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        raise ValueError(f"layer must be an int, got {layer!r}")
+    canon = int(layer) % model.n_layers if -model.n_layers <= int(layer) < 0 else int(layer)
+    if canon not in probe.layers:
+        raise ValueError(f"the probe was not trained at layer {layer}; its layers are {list(probe.layers)}")
+    return probe.layers.index(canon)
+
+
+class _Stop(Exception):
+    """Raised by a read hook to end a forward pass once the layer asked for is computed."""
+
+
+@torch.no_grad()
+def _resid_post(model: Model, ids: torch.Tensor, layer: int) -> torch.Tensor:
+    """``blocks.{layer}.hook_resid_post`` ``[1, pos, d_model]`` of ``ids``; the layers after
+    it are not run (a probe of layer 1 costs 2 of SmolLM2's 30 blocks)."""
+    got: dict[str, torch.Tensor] = {}
+
+    def grab(t: torch.Tensor, name: str):
+        got["x"] = t.detach().float()
+        raise _Stop
+
+    try:
+        with model.hooks([(f"blocks.{layer}.hook_resid_post", grab)]):
+            model.forward_hidden(ids, attention_mask=torch.ones_like(ids))
+    except _Stop:
+        pass
+    if "x" not in got:
+        raise RuntimeError(f"blocks.{layer}.hook_resid_post did not fire during the forward pass")
+    return got["x"]
+
+
+def _predict(model: Model, probe: Probe, text: str, layer: Optional[int]) -> tuple[list[str], np.ndarray]:
+    _check(model, probe)
+    j = _layer_index(model, probe, layer)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise ValueError("the text is empty: type a sentence to apply the probe to")
+    ids = model.to_tokens(text)  # [1, pos]; validates (too long for the context...)
+    x = _resid_post(model, ids, probe.layers[j])[0].double().cpu().numpy()  # [pos, d]
+    logits = x @ np.asarray(probe.directions[j], np.float64).T + np.asarray(probe.biases[j], np.float64)
+    logits -= logits.max(-1, keepdims=True)
+    p = np.exp(logits)
+    p /= p.sum(-1, keepdims=True)
+    return model.to_str_tokens(ids[0]), p.astype(np.float32)
+
+
+def probe_predictions(model: Model, probe: Probe, text: str, layer: Optional[int] = None) -> np.ndarray:
+    """Apply the probe of ``layer`` to ``blocks.{layer}.hook_resid_post`` at every token of
+    ``text``: ``softmax(directions[layer] @ x + biases[layer])``.
+
+    Args:
+        model: the model the probe was trained on (its ``d_model`` must match).
+        probe: a :class:`~interp_widgets.results.Probe` from :func:`probe`.
+        text: one text; each of its tokens gets a prediction (the probe was trained on one
+            vector per text, see ``probe.position``; elsewhere it is read as is).
+        layer: a layer the probe was trained at (default: ``probe.best_layer``).
+
+    Returns ``Float[np.ndarray, "n_tokens n_classes"]`` (float32): the probability of each of
+    ``probe.classes`` at each token (``model.to_str_tokens(model.to_tokens(text))``).
+
+    >>> p = probe_predictions(model, r, "The cat counted to seven.")  # doctest: +SKIP
+    >>> p.shape, p.sum(1)  # doctest: +SKIP
+    ((6, 2), array([1., 1., 1., 1., 1., 1.], dtype=float32))
+    """
+    return _predict(model, probe, text, layer)[1]
+
+
+def probe_source(model: Model, probe: Probe) -> ProbeSource:
+    """The handle a :class:`~interp_widgets.views.ProbeView` uses to apply ``probe`` to new
+    text with ``model`` (raises ``ValueError`` now if the two do not fit)."""
+    _check(model, probe)
+
+    def predict(text: str, layer: int) -> tuple[list[str], np.ndarray]:
+        return _predict(model, probe, text, layer)
+
+    return ProbeSource(predict=predict, model_name=model.name)

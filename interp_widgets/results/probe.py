@@ -1,13 +1,31 @@
-"""The result of ``iw.probe``: a linear probe per layer and how well each generalises."""
+"""The result of ``iw.probe``: a linear probe per layer and how well each generalises.
+
+Plain data (numpy arrays). A fresh result carries an opaque ``_source`` handle (the model it
+was trained on) that lets its view apply a probe to new text; a result without one (loaded
+from disk) shows a static view, unless ``show(model=...)`` is given a model.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-__all__ = ["Probe"]
+__all__ = ["Probe", "ProbeSource"]
+
+
+@dataclass
+class ProbeSource:
+    """Opaque handle a view uses to apply the probe to new text.
+
+    ``predict(text, layer)`` returns ``(tokens, probabilities)``: the text's tokens (display
+    strings) and ``float32 [len(tokens), n_classes]``, the probe of ``layer`` applied to
+    ``blocks.{layer}.hook_resid_post`` at every token (see ``probe_predictions``).
+    """
+
+    predict: Callable[[str, int], tuple]
+    model_name: str = ""
 
 
 @dataclass
@@ -38,6 +56,7 @@ class Probe:
     n_test: int
     model_name: str = ""
     info: dict = field(default_factory=dict)
+    _source: Optional[ProbeSource] = field(default=None, repr=False, compare=False)
 
     @property
     def best_layer(self) -> int:
@@ -50,6 +69,28 @@ class Probe:
         i = self.layers.index(self.best_layer if layer is None else layer)
         w = self.directions[i]
         return w[1] - w[0] if len(self.classes) == 2 else w
+
+    @property
+    def chance(self) -> float:
+        """Accuracy of always answering the held-out split's majority class (``1 / n_classes``
+        when the split's class counts are unknown)."""
+        v = self.info.get("majority_rate") if isinstance(self.info, dict) else None
+        return float(v) if v is not None else 1.0 / max(1, len(self.classes))
+
+    def show(self, model=None, text: Optional[str] = None, layer: Optional[int] = None, **kwargs):
+        """A live :class:`~interp_widgets.views.ProbeView` of this result: accuracy per
+        layer, and the probe of ``layer`` (default: the best) applied to ``text``.
+
+        ``model``: apply the probes with this model (default: the one that trained them,
+        when this result is fresh). Without a model the view is static.
+        """
+        from ..views.probe import ProbeView
+
+        return ProbeView(self, model=model, text=text, layer=layer, **kwargs)
+
+    def to_html(self, path, **kwargs):
+        """Write a self-contained HTML file of the view (bundle and data inlined)."""
+        return self.show(**kwargs).to_html(path)
 
     def __repr__(self) -> str:
         i = int(np.argmax(self.test_accuracy))

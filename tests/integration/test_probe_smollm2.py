@@ -31,3 +31,34 @@ def test_numbers_vs_animals_probe(smollm2):
     shuffled = list(np.random.default_rng(1).permutation(labels))
     c = iw.probe(smollm2, NUMBERS + ANIMALS, shuffled, position="last")
     assert float(c.test_accuracy.mean()) <= 0.75
+
+
+NEW_NUMBERS = ["Three times four is twelve.", "Add eight and nine to get seventeen."]
+NEW_ANIMALS = ["The goat climbed the mountain.", "A squirrel buried an acorn."]
+
+
+def test_probe_view_on_new_text(smollm2):
+    """The view applies the best layer's probe to new sentences at every token."""
+    from interp_widgets.kernels.probe import probe_predictions
+    from interp_widgets.views.probe import ProbeView
+
+    r = iw.probe(smollm2, NUMBERS + ANIMALS, ["numbers"] * 16 + ["animals"] * 16, layers=[1, 10, 20])
+    assert r.classes == ["animals", "numbers"]
+    view = r.show(text=NEW_NUMBERS[0])
+    assert isinstance(view, ProbeView) and view.interactive and view.selected_layer == r.best_layer
+    # measured at layer 1: P(numbers) on the final "." 1.00 and 0.995; 0.00 and 0.001 for animals
+    for text in NEW_NUMBERS:
+        p = view.predict(text)
+        assert view.tokens[-1] == "." and p.shape == (len(view.tokens), 2)
+        assert float(p[-1, 1]) > 0.8, (text, p[-1])
+    for text in NEW_ANIMALS:
+        view.text = text  # what the text box does
+        assert view.error == ""
+        assert float(view.predictions[-1, 1]) < 0.2, (text, view.predictions[-1])
+    # a mixed sentence: each content word leans to its own class
+    view.text = "The cat counted to seven."
+    by_token = dict(zip(view.tokens, view.predictions[:, 1]))
+    assert by_token[" cat"] < 0.5 < by_token[" seven"], by_token
+    # a click on another layer re-applies that layer's probe to the same text
+    view.selected_layer = 20
+    np.testing.assert_array_equal(view.predictions, probe_predictions(smollm2, r, view.text, layer=20))
