@@ -10,8 +10,10 @@ removed afterwards, also when the call raised.
 from __future__ import annotations
 
 import math
+import re
+import threading
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -19,7 +21,9 @@ import torch
 from ..model import Model
 from .activations import run_with_cache
 
-__all__ = ["SteeringVector", "steering_vector", "steered_logits", "generate"]
+__all__ = ["SteeringVector", "steering_vector", "steered_logits", "generate", "Generation"]
+
+_RESID_HOOK = re.compile(r"blocks\.(\d+)\.hook_resid_(pre|post)")
 
 
 @dataclass
@@ -41,6 +45,87 @@ class SteeringVector:
 
     def __repr__(self) -> str:
         return f"SteeringVector(layer={self.layer}, norm={self.norm:.3f}, {self.source})"
+
+    @classmethod
+    def from_sae(cls, sae: Any, feature: int) -> "SteeringVector":
+        """The decoder row ``W_dec[feature]`` of an SAE on the residual stream, raw (not
+        normalised: ``.norm`` says its length; SAELens decoders usually have unit rows).
+
+        The layer comes from the SAE's ``hook_name``: ``blocks.L.hook_resid_post`` steers
+        at ``L``; ``blocks.L.hook_resid_pre`` is the same tensor as ``resid_post`` of
+        ``L - 1`` and steers there. Other hook points (``mlp.hook_post``, ``hook_attn_out``,
+        ``hook_resid_mid``, ...) are not the residual stream between blocks: ValueError.
+
+        >>> import numpy as np
+        >>> from types import SimpleNamespace
+        >>> sae = SimpleNamespace(W_dec=np.eye(4, dtype=np.float32), hook_name="blocks.3.hook_resid_pre")
+        >>> SteeringVector.from_sae(sae, 2).layer
+        2
+        """
+        hook = str(getattr(sae, "hook_name", ""))
+        w = getattr(sae, "W_dec", None)
+        if w is None:
+            raise TypeError(f"from_sae needs an SAE (with W_dec and hook_name), got {type(sae).__name__}")
+        m = _RESID_HOOK.fullmatch(hook)
+        if m is None:
+            raise ValueError(
+                f"this SAE reads {hook!r}, which is not the residual stream between blocks: a "
+                "steering vector is added to blocks.L.hook_resid_post, so only SAEs on "
+                "blocks.L.hook_resid_post or blocks.L.hook_resid_pre give one")
+        layer = int(m.group(1))
+        if m.group(2) == "pre":
+            if layer == 0:
+                raise ValueError("this SAE reads blocks.0.hook_resid_pre (the embeddings): there is no "
+                                 "block before it to steer after; use an SAE on a later layer")
+            layer -= 1
+        if hasattr(w, "detach"):
+            w = w.detach().float().cpu().numpy()
+        w = np.asarray(w, dtype=np.float32)
+        if w.ndim != 2:
+            raise ValueError(f"the SAE's W_dec must be [d_sae, d_in], got shape {list(w.shape)}")
+        if isinstance(feature, bool) or not isinstance(feature, (int, np.integer)):
+            raise TypeError(f"feature must be an int index, got {feature!r}")
+        if not 0 <= int(feature) < w.shape[0]:
+            raise ValueError(f"feature {feature} is out of range: this SAE has {w.shape[0]} features")
+        v = np.array(w[int(feature)], dtype=np.float32)
+        return cls(vector=v, layer=layer, source=f"SAE feature {int(feature)} decoder row ({hook})")
+
+    @classmethod
+    def from_probe(klass, probe: Any, layer: Optional[int] = None, cls: Any = None) -> "SteeringVector":
+        """A probe's concept direction at ``layer`` (default: its best layer), in
+        residual-stream units, raw (``.norm`` says its length).
+
+        Two classes: class 1 minus class 0 (``Probe.direction``). More classes: name one
+        with ``cls=``; its weight row minus the mean of the other rows. ``cls=`` also works
+        with two classes (``cls=classes[0]`` gives the negated direction).
+
+        A probe's weights are not sized like activations (their length is about 1 / the
+        spread of the residual along them): pick the coefficient by the added length
+        ``|c| * .norm`` (the playground shows it), or divide ``.vector`` by ``.norm``.
+        """
+        if not (hasattr(probe, "directions") and hasattr(probe, "layers") and hasattr(probe, "classes")):
+            raise TypeError(f"from_probe needs a Probe (iw.probe's result), got {type(probe).__name__}")
+        layers = [int(x) for x in probe.layers]
+        if layer is None:
+            layer = int(probe.best_layer)
+        if int(layer) not in layers:
+            raise ValueError(f"the probe has no layer {layer}; its layers are {layers}")
+        w = np.asarray(probe.directions[layers.index(int(layer))], dtype=np.float32)
+        classes = list(probe.classes)
+        if cls is None:
+            if len(classes) != 2:
+                raise ValueError(
+                    f"this probe has {len(classes)} classes {classes}: name the class to steer "
+                    f"toward, e.g. from_probe(probe, {layer}, cls={classes[0]!r})")
+            v, what = w[1] - w[0], f"{classes[1]!r} minus {classes[0]!r}"
+        else:
+            if cls not in classes:
+                raise ValueError(f"unknown class {cls!r}: the probe's classes are {classes}")
+            i = classes.index(cls)
+            others = np.delete(w, i, axis=0)
+            v, what = w[i] - others.mean(0), f"{cls!r} minus the mean of the others"
+        return klass(vector=np.ascontiguousarray(v, dtype=np.float32), layer=int(layer),
+                   source=f"probe direction at layer {layer}: {what}")
 
 
 def _mean_resid(model: Model, texts: list[str], layer: int, position: str) -> torch.Tensor:
@@ -108,33 +193,141 @@ def steered_logits(model: Model, text: str, vector, layer: Optional[int] = None,
         return model.logits_from_hidden(model.forward_hidden(ids)[:, -1])[0].float()
 
 
-@torch.no_grad()
+def _check_generation(model: Model, max_new_tokens: int, temperature: float) -> None:
+    if not model.is_causal:
+        raise ValueError(f"{model.name} is an encoder: it does not generate text")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, (int, np.integer)):
+        raise ValueError(f"max_new_tokens must be an int >= 1, got {max_new_tokens!r}")
+    if max_new_tokens < 1:
+        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+    try:
+        t = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}") from None
+    if not (math.isfinite(t) and t >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+
+
+class Generation:
+    """One continuation, produced a token at a time by :meth:`step` (what :func:`generate`
+    iterates and what the SteeringPlayground interleaves for its two columns).
+
+    With ``use_cache=True`` (the default) the prompt runs once and each later step feeds only
+    the newest token, reusing the keys and values of the earlier ones (Hugging Face's
+    ``past_key_values``): a step costs one position instead of the whole prefix. The
+    steered residual of earlier positions lives on in those keys and values, exactly as if
+    the prefix were run again with the hook on; tests check that greedy output is the same
+    token for token with and without the cache, steered or not.
+
+    The steering hook is attached for one forward pass at a time (``model.hooks``) and
+    removed after it, also when it raised, so nothing is left on the model between steps,
+    after :meth:`step` returns ``None`` or when the caller simply stops calling it.
+
+    ``only_thread``: if true, the hook adds the vector only in the thread that created the
+    Generation (a background generator must not steer another analysis that runs meanwhile
+    on the same model in the main thread).
+    """
+
+    def __init__(self, model: Model, text: str, *, vector=None, layer: Optional[int] = None,
+                 coefficient: float = 0.0, temperature: float = 0.0, seed: int = 0,
+                 use_cache: bool = True, only_thread: bool = False) -> None:
+        _check_generation(model, 1, temperature)
+        self.model = model
+        self.temperature = float(temperature)
+        self.use_cache = bool(use_cache)
+        self.hooks: list = []
+        if vector is not None and float(coefficient) != 0.0:
+            name, fn = _steer_hook(model, vector, layer, coefficient)
+            if only_thread:
+                owner = threading.get_ident()
+                inner = fn
+                fn = lambda t, name: inner(t, name) if threading.get_ident() == owner else None  # noqa: E731
+            self.hooks = [(name, fn)]
+        elif vector is not None or not math.isfinite(float(coefficient)):
+            _steer_hook(model, vector, layer, coefficient)  # validate all the same
+        self.ids = model.to_tokens(text)
+        self.n_prompt = int(self.ids.shape[1])
+        self.tokens: list[str] = []
+        self.done = False
+        self._gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        self._eos = model.tokenizer.eos_token_id
+        self._past = None
+        self._n_ctx = model.n_ctx
+
+    @torch.no_grad()
+    def _next_logits(self) -> torch.Tensor:
+        m = self.model
+        with m.hooks(self.hooks):
+            if not self.use_cache:
+                return m.logits_from_hidden(m.forward_hidden(self.ids)[:, -1])[0].float()
+            if self._past is None:
+                from transformers import DynamicCache
+
+                try:
+                    self._past = DynamicCache(config=m.config)
+                except TypeError:  # older transformers
+                    self._past = DynamicCache()
+                feed = self.ids
+            else:
+                feed = self.ids[:, -1:]
+            out = m.base(input_ids=feed, past_key_values=self._past, use_cache=True)
+            return m.logits_from_hidden(out[0][:, -1])[0].float()
+
+    def step(self) -> Optional[str]:
+        """The next token's text, or ``None`` once the model emitted end-of-sequence (or the
+        context is full)."""
+        if self.done:
+            return None
+        if self._n_ctx is not None and self.ids.shape[1] >= self._n_ctx:
+            self.done = True
+            return None
+        logits = self._next_logits()
+        if self.temperature == 0:
+            nxt = int(logits.argmax())
+        else:
+            probs = torch.softmax(logits / self.temperature, -1).cpu()
+            nxt = int(torch.multinomial(probs, 1, generator=self._gen))
+        if self._eos is not None and nxt == self._eos:
+            self.done = True
+            self._past = None
+            return None
+        self.ids = torch.cat([self.ids, torch.tensor([[nxt]], device=self.ids.device)], 1)
+        # The text of the last token in context (the same window as Model.to_str_tokens).
+        tok = self.model.to_str_tokens(self.ids[0, -5:])[-1]
+        self.tokens.append(tok)
+        return tok
+
+    def close(self) -> None:
+        """Drop the key/value cache (the memory it holds); later steps return None."""
+        self.done = True
+        self._past = None
+
+
 def generate(model: Model, text: str, max_new_tokens: int = 20, *, vector=None, layer: Optional[int] = None,
-             coefficient: float = 0.0, temperature: float = 0.0, seed: int = 0) -> Iterator[str]:
+             coefficient: float = 0.0, temperature: float = 0.0, seed: int = 0,
+             use_cache: bool = True) -> Iterator[str]:
     """Yield the continuation of ``text`` token by token (greedy when ``temperature`` is 0,
     else sampled with ``seed``), with ``coefficient * vector`` added at ``layer`` if given.
     Stops at the end-of-sequence token. The steering hook is attached for each step and
-    removed after it, so stopping the iteration early leaves nothing behind."""
-    if not model.is_causal:
-        raise ValueError(f"{model.name} is an encoder: it does not generate text")
-    if max_new_tokens < 1:
-        raise ValueError("max_new_tokens must be >= 1")
-    if not (math.isfinite(temperature) and temperature >= 0):
-        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
-    hooks = [] if vector is None or coefficient == 0 else [_steer_hook(model, vector, layer, coefficient)]
-    ids = model.to_tokens(text)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    eos = model.tokenizer.eos_token_id
-    for _ in range(max_new_tokens):
-        with model.hooks(hooks):
-            logits = model.logits_from_hidden(model.forward_hidden(ids)[:, -1])[0].float()
-        if temperature == 0:
-            nxt = int(logits.argmax())
-        else:
-            probs = torch.softmax(logits / temperature, -1).cpu()
-            nxt = int(torch.multinomial(probs, 1, generator=gen))
-        if eos is not None and nxt == eos:
-            return
-        ids = torch.cat([ids, torch.tensor([[nxt]], device=ids.device)], 1)
-        toks = model.to_str_tokens(ids[0])
-        yield toks[-1]
+    removed after it, so stopping the iteration early leaves nothing behind.
+
+    ``use_cache``: reuse keys and values of earlier positions (see :class:`Generation`);
+    ``False`` runs the whole prefix again at every step (same tokens, slower).
+
+    Bad arguments raise ``ValueError`` at the call, before anything runs.
+    """
+    _check_generation(model, max_new_tokens, temperature)
+    g = Generation(model, text, vector=vector, layer=layer, coefficient=coefficient,
+                   temperature=temperature, seed=seed, use_cache=use_cache)
+    return _iterate(g, int(max_new_tokens))
+
+
+def _iterate(g: Generation, n: int) -> Iterator[str]:
+    try:
+        for _ in range(n):
+            tok = g.step()
+            if tok is None:
+                return
+            yield tok
+    finally:
+        g.close()

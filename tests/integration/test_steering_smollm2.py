@@ -41,3 +41,30 @@ def test_generate_is_greedy_and_leaves_no_hook(smollm2):
         list(iw.generate(m, "Hi", 2, vector=v, coefficient=float("nan")))
     with pytest.raises(ValueError, match="shape"):
         iw.steered_logits(m, "Hi", torch.zeros(3), layer=2)
+
+
+def test_kv_cache_generation_equals_full_recompute(smollm2):
+    """Greedy with the key/value cache is token for token the same as running the whole
+    prefix again at every step, unsteered and steered."""
+    m = smollm2
+    v = iw.steering_vector(m, HAPPY, SAD, layer=15)
+    for c in (0.0, 6.0):
+        cached = list(iw.generate(m, "I think that today is", 8, vector=v, coefficient=c))
+        full = list(iw.generate(m, "I think that today is", 8, vector=v, coefficient=c, use_cache=False))
+        assert cached == full and len(cached) == 8, (c, cached, full)
+    assert not our_hooks(m)
+
+
+def test_playground_streams_the_steered_text(smollm2):
+    from interp_widgets.views.steering import SteeringPlayground
+
+    m = smollm2
+    v = iw.steering_vector(m, HAPPY, SAD, layer=15)
+    pg = iw.SteeringPlayground(m, v, prompt="I think that today is", coefficient=6.0, max_tokens=10)
+    assert isinstance(pg, SteeringPlayground)
+    base, steered = pg.run()
+    # measured: " a great day to celebrate the new year. I'm so" vs
+    #           " a great opportunity to explore and engage in a positive and"
+    assert base.startswith(" a great day") and steered != base
+    assert pg.steered_tokens == list(iw.generate(m, "I think that today is", 10, vector=v, coefficient=6.0))
+    assert pg.divergence == 2 and not pg.busy and not our_hooks(m)

@@ -62,3 +62,21 @@ def test_generate_steps_and_bad_input(llama):
     with pytest.raises(ValueError, match="temperature"):
         list(iw.generate(m, "The fox", 2, temperature=-1))
     assert not our_hooks(m)
+
+
+def test_generate_checks_arguments_at_the_call(llama):
+    m = llama
+    v = iw.steering_vector(m, POS, NEG, layer=0)
+    for bad in (0, -3, True, 2.5):
+        with pytest.raises(ValueError, match="max_new_tokens"):
+            iw.generate(m, "The fox", bad)  # raised before iterating: nothing runs
+    with pytest.raises(ValueError, match="temperature"):
+        iw.generate(m, "The fox", 2, temperature=float("nan"))
+    with pytest.raises(ValueError, match="finite"):
+        iw.generate(m, "The fox", 2, vector=v, coefficient=float("inf"))
+    with pytest.raises(ValueError, match="empty"):
+        iw.generate(m, "", 2)
+    it = iw.generate(m, "The fox", 5, vector=v, coefficient=2.0)
+    assert isinstance(next(it), str)
+    it.close()  # stopping early drops the cache and leaves no hook
+    assert not our_hooks(m)
