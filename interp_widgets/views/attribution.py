@@ -43,6 +43,7 @@ class AttributionWidget(BaseWidget):
     row_labels = traitlets.List(traitlets.Unicode()).tag(sync=True)
     prompt_len = traitlets.Int(0).tag(sync=True)
     target_position = traitlets.Int(-1).tag(sync=True)
+    selected_token = traitlets.Int(-1).tag(sync=True)  # highlighted token (-1 none), linkable
     target_positions = traitlets.List(traitlets.Int()).tag(sync=True)
     target_label = traitlets.Unicode("").tag(sync=True)
     method = traitlets.Unicode("").tag(sync=True)
@@ -107,6 +108,11 @@ class AttributionWidget(BaseWidget):
             self.delta = delta
             self.n_evals = int(a.n_evals or 0)
             self.interactive = source is not None
+
+    @traitlets.validate("selected_token")
+    def _validate_selected(self, proposal: dict) -> int:
+        i = int(proposal["value"])
+        return i if 0 <= i < len(self.tokens) else -1
 
     # -- interaction -------------------------------------------------------------------
 

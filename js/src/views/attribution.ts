@@ -22,6 +22,8 @@ export interface AttributionModel {
   row_labels: string[];
   prompt_len: number;
   target_position: number;
+  /** Linked selection (highlight only); optional for older states. */
+  selected_token?: number;
   target_positions: number[];
   target_label: string;
   method: string;
@@ -209,7 +211,7 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       setScaleCss(root, scale);
       legendSlot.appendChild(renderLegend(scale, "score"));
     }
-    const { fragment } = renderTokens(tokens, {
+    const { fragment, spans: drawn } = renderTokens(tokens, {
       values: rowData,
       offset: rowOffset,
       bin,
@@ -222,6 +224,8 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       },
     });
     tokensEl.appendChild(fragment);
+    spans = drawn;
+    markSelected();
     // Continuation tokens are buttons when Python can recompute (keyboard: Tab + Enter).
     if (interactive) {
       for (const sp of tokensEl.querySelectorAll<HTMLElement>(".iw-cont")) {
@@ -241,6 +245,19 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     hint.textContent = "Click an underlined (continuation) token to explain it.";
     hint.hidden = !(interactive && hasCont);
     syncBusy();
+  };
+
+  // The linked selection (Explorer, iw.linked): highlighted, not a target change.
+  let spans: HTMLSpanElement[] = [];
+  let selectedSpan: HTMLElement | null = null;
+  const markSelected = () => {
+    selectedSpan?.classList.remove("iw-selected");
+    selectedSpan = null;
+    const i = model.get("selected_token");
+    if (typeof i === "number" && i >= 0 && spans[i]) {
+      selectedSpan = spans[i];
+      selectedSpan.classList.add("iw-selected");
+    }
   };
 
   const syncBusy = () => {
@@ -306,6 +323,7 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
   const handlers: [string, () => void][] = [
     ...DATA_TRAITS.map((k) => [`change:${k}`, redraw.schedule] as [string, () => void]),
     ["change:busy", syncBusy],
+    ["change:selected_token", markSelected],
     ["change:progress", syncBusy],
     ["change:error", showTraitError],
   ];
