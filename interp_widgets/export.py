@@ -129,9 +129,18 @@ _CSP = (
 )
 
 
-def render_html(esm, state, title: str) -> str:
+def _caption(heading: str, text: str) -> str:
+    return (f'<h2 class="iw-page-h">{html.escape(heading)}</h2>'
+            + (f'<p class="iw-page-p">{html.escape(text)}</p>' if text else ""))
+
+
+def render_html(esm, state, title: str, captions=None, intro: str = "") -> str:
     """The page for one view (``esm`` a bundle's source, ``state`` its JSON-ready state), or
-    for several views in order (``esm`` and ``state`` lists of the same length)."""
+    for several views in order (``esm`` and ``state`` lists of the same length).
+
+    ``captions``: one ``(heading, text)`` per view (a gallery page: a title, a list of
+    contents and a heading and a sentence above each view); ``intro``: a paragraph under
+    the title. Both are plain text (escaped)."""
     esms = [esm] if isinstance(esm, str) else list(esm)
     states = [state] if isinstance(state, dict) else list(state)
     bundles: list[str] = []
@@ -140,7 +149,19 @@ def render_html(esm, state, title: str) -> str:
         if code not in bundles:
             bundles.append(code)
         views.append({"bundle": bundles.index(code), "state": st})
-    divs = "\n".join(f'<div class="iw-page-view" id="iw-view-{i}"></div>' for i in range(len(views)))
+    if captions is None:
+        divs = "\n".join(f'<div class="iw-page-view" id="iw-view-{i}"></div>' for i in range(len(views)))
+    else:
+        captions = list(captions)
+        if len(captions) != len(views):
+            raise ValueError(f"{len(captions)} captions for {len(views)} views: give one (heading, text) per view")
+        toc = "".join(f'<li><a href="#iw-sec-{i}">{html.escape(h)}</a></li>' for i, (h, _) in enumerate(captions))
+        divs = (f'<h1 class="iw-page-title">{html.escape(title)}</h1>'
+                + (f'<p class="iw-page-p">{html.escape(intro)}</p>' if intro else "")
+                + f'<ol class="iw-page-toc">{toc}</ol>\n'
+                + "\n".join(f'<section class="iw-page-sec" id="iw-sec-{i}">{_caption(h, t)}'
+                            f'<div class="iw-page-view" id="iw-view-{i}"></div></section>'
+                            for i, (h, t) in enumerate(captions)))
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -155,6 +176,12 @@ def render_html(esm, state, title: str) -> str:
   body {{ margin: 0; padding: 16px; background: #ffffff; color: #1f2328;
          font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }}
   .iw-page-view + .iw-page-view {{ margin-top: 24px; }}
+  .iw-page-sec {{ margin: 28px 0 8px; max-width: 1100px; }}
+  .iw-page-h {{ font-size: 18px; margin: 0 0 4px; }}
+  .iw-page-p {{ margin: 0 0 10px; max-width: 820px; line-height: 1.45; opacity: 0.85; }}
+  .iw-page-title {{ font-size: 22px; margin: 0 0 6px; }}
+  .iw-page-toc {{ margin: 6px 0 0; line-height: 1.5; }}
+  .iw-page-toc a {{ color: inherit; }}
   @media (prefers-color-scheme: dark) {{ body {{ background: #1e1e1e; color: #e6edf3; }} }}
 </style>
 </head>
@@ -176,9 +203,11 @@ def _esm_source(widget: Any) -> str:
     return esm
 
 
-def to_html(widget: Any, path: str | os.PathLike, title: str | None = None) -> Path:
+def to_html(widget: Any, path: str | os.PathLike, title: str | None = None, captions=None,
+            intro: str = "") -> Path:
     """Write one self-contained HTML file of ``widget`` (or of a list of widgets, shown one
-    after another on the page); returns the path.
+    after another on the page); returns the path. With ``captions`` (one ``(heading,
+    text)`` per widget) the page is a gallery with a list of contents.
 
     Works for any view of this package (``TokenHeatmap``, ``AttributionWidget``, ...).
     """
@@ -188,7 +217,8 @@ def to_html(widget: Any, path: str | os.PathLike, title: str | None = None) -> P
         raise ValueError("to_html needs at least one widget")
     if title is None:
         title = getattr(widgets[0], "title", "") or type(widgets[0]).__name__
-    page = render_html([_esm_source(w) for w in widgets], [widget_state(w) for w in widgets], str(title))
+    page = render_html([_esm_source(w) for w in widgets], [widget_state(w) for w in widgets], str(title),
+                       captions=captions, intro=intro)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path

@@ -19,6 +19,7 @@ import torch
 from ..model import Model
 from ..results.probe import Probe, ProbeSource
 from .activations import run_with_cache
+from .steering import _mean_over_tokens
 
 __all__ = ["probe", "probe_predictions", "probe_source"]
 
@@ -38,7 +39,7 @@ def _features(model: Model, texts: list[str], layers: list[int], position, batch
             if position == "last":
                 v = x[torch.arange(len(chunk)), lengths - 1]
             elif position == "mean":
-                v = (x * mask[..., None]).sum(1) / lengths[:, None]
+                v = _mean_over_tokens(x, mask)
             else:
                 p = int(position)
                 bad = (lengths <= p) if p >= 0 else (lengths < -p)

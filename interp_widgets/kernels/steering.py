@@ -128,6 +128,16 @@ class SteeringVector:
                    source=f"probe direction at layer {layer}: {what}")
 
 
+def _mean_over_tokens(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over each text's tokens ``[b, pos, d] -> [b, d]``, leaving out the first position
+    when a text has more than one token: it is the BOS, or without one (SmolLM2) the
+    attention sink, whose residual norm is ~100x the others' (24,000 vs 170 at SmolLM2's layer
+    15) and would swamp the mean."""
+    m = mask.clone()
+    m[:, 0] = torch.where(m.sum(1) > 1, torch.zeros_like(m[:, 0]), m[:, 0])
+    return (x * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+
+
 def _mean_resid(model: Model, texts: list[str], layer: int, position: str) -> torch.Tensor:
     name = f"blocks.{layer}.hook_resid_post"
     total, count = None, 0
@@ -135,7 +145,7 @@ def _mean_resid(model: Model, texts: list[str], layer: int, position: str) -> to
         cache = run_with_cache(model, texts[i:i + 16], names=name, keep_logits=False)
         x, mask = cache[name].float(), cache.attention_mask.float()
         if position == "mean":
-            v = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
+            v = _mean_over_tokens(x, mask)
         else:  # last
             v = x[torch.arange(x.shape[0]), mask.sum(1).long() - 1]
         total = v.sum(0) if total is None else total + v.sum(0)

@@ -23,7 +23,8 @@ def test_happy_sad_vector_shifts_the_next_token(smollm2):
         lp = torch.log_softmax(iw.steered_logits(m, "Today I feel", v, coefficient=c), -1)
         return float(lp[h] - lp[s])
     d = {c: diff(c) for c in (-4, 0, 4)}
-    # measured: log p(happy) - log p(sad) = +1.43 unsteered; +5.90 at +4; -3.68 at -8
+    # measured: log p(happy) - log p(sad) = +1.43 unsteered; +6.4 at +4 (the vector leaves the
+    # first token, SmolLM2's attention sink, out of each text's mean)
     assert d[4] > d[0] + 2.0 and d[-4] < d[0] - 1.0, d
     assert not our_hooks(m)
 
@@ -60,11 +61,12 @@ def test_playground_streams_the_steered_text(smollm2):
 
     m = smollm2
     v = iw.steering_vector(m, HAPPY, SAD, layer=15)
-    pg = iw.SteeringPlayground(m, v, prompt="I think that today is", coefficient=6.0, max_tokens=10)
+    pg = iw.SteeringPlayground(m, v, prompt="I think that today is", coefficient=3.0, max_tokens=10)
     assert isinstance(pg, SteeringPlayground)
     base, steered = pg.run()
     # measured: " a great day to celebrate the new year. I'm so" vs
-    #           " a great opportunity to explore and engage in a positive and"
+    #           " a great opportunity to explore and showcase your own unique"
     assert base.startswith(" a great day") and steered != base
-    assert pg.steered_tokens == list(iw.generate(m, "I think that today is", 10, vector=v, coefficient=6.0))
-    assert pg.divergence == 2 and not pg.busy and not our_hooks(m)
+    assert pg.steered_tokens == list(iw.generate(m, "I think that today is", 10, vector=v, coefficient=3.0))
+    first = next(i for i, (a, b) in enumerate(zip(pg.baseline_tokens, pg.steered_tokens)) if a != b)
+    assert pg.divergence == first and not pg.busy and not our_hooks(m)

@@ -212,3 +212,22 @@ def test_export_several_views_on_one_page(tmp_path):
     assert all(f'id="iw-view-{i}"' in page for i in range(3))
     with pytest.raises(ValueError, match="at least one"):
         to_html([], tmp_path / "none.html")
+
+
+def test_gallery_page_has_headings_contents_and_escapes_them(tmp_path):
+    """captions= makes a gallery: a title, a list of contents, a heading and a caption per view,
+    all escaped (a heading with markup shows as text)."""
+    ws = [_heatmap(), _heatmap()]
+    evil = "<img src=x onerror=window.__xss=1>"
+    path = to_html(ws, tmp_path / "g.html", title="Gallery", captions=[("First " + evil, "about one"), ("Second", "")],
+                   intro="intro text")
+    page = path.read_text(encoding="utf-8")
+    assert "<img src=x" not in page and "&lt;img src=x" in page
+    assert page.count('class="iw-page-sec"') == 2 and 'href="#iw-sec-1"' in page and "intro text" in page
+    with pytest.raises(ValueError, match="one \\(heading, text\\) per view"):
+        to_html(ws, tmp_path / "bad.html", captions=[("only one", "")])
+    if Path(CHROMIUM).exists():
+        out = _in_chromium(path, "() => [document.documentElement.dataset.iwReady, window.__xss === undefined, "
+                           "[...document.querySelectorAll('.iw-page-h')].map(h => h.textContent), "
+                           "document.querySelectorAll('.iw-page-sec .iw-heatmap').length]")
+        assert out == ["1", True, ["First " + evil, "Second"], 2]

@@ -21,7 +21,8 @@ def test_vector_is_the_difference_of_means(llama):
     v = iw.steering_vector(m, POS, NEG, layer=1)
     means = []
     for texts in (POS, NEG):
-        rows = [iw.run_with_cache(m, t, names="blocks.1.hook_resid_post")["resid_post", 1][0].mean(0) for t in texts]
+        # each text's mean over its tokens, the first (BOS / attention sink) left out
+        rows = [iw.run_with_cache(m, t, names="blocks.1.hook_resid_post")["resid_post", 1][0, 1:].mean(0) for t in texts]
         means.append(torch.stack(rows).mean(0))
     np.testing.assert_allclose(v.vector, (means[0] - means[1]).numpy(), rtol=1e-5, atol=1e-5)
     assert v.layer == 1 and v.norm > 0
