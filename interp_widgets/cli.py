@@ -1,5 +1,5 @@
 """Command line: ``interp-widgets demo`` writes a self-contained HTML gallery of the tour's
-views on the embedded default model (SmolLM2-135M-Instruct) and a toy model, and says
+views on the embedded default model (SmolLM2-135M-Instruct) and the toy models, and says
 how to open the tour notebook.
 
 Each gallery section is one function below: it computes a real result and returns its view.
@@ -37,8 +37,15 @@ def _attribution(iw, model, prompts, method):
     return views
 
 
+def _open_top_head(r, detector="induction"):
+    view = r.show(sort_by=detector, detector=detector)
+    layer, head, _ = r.top_heads(detector, 1)[0]
+    view.selected_layer, view.selected_head = int(layer), int(head)
+    return view
+
+
 def _attention(iw, model):
-    return iw.attention(model, INDUCTION).show()
+    return _open_top_head(iw.attention(model, INDUCTION))
 
 
 def _logit_lens(iw, model):
@@ -101,6 +108,12 @@ def _superposition(iw, model):
     return iw.toy.superposition(n_features=5, n_hidden=2, sparsity=0.9).show()
 
 
+def _induction_toy(iw, model):
+    toy = iw.toy.attn_only()
+    words = "water time word number sound people day thing call side".split()
+    return _open_top_head(iw.attention(toy, " ".join(words + words)))
+
+
 SECTIONS = [
     ("attribution", "Attribution: which input tokens drove each prediction",
      "Integrated gradients (checked for completeness) for the model's own continuation; click a "
@@ -128,6 +141,10 @@ SECTIONS = [
     ("superposition", "Toy model of superposition: five sparse features in two dimensions",
      "The ReLU output model of Elhage et al. (2022) trained in seconds at sparsity 0.9: a pentagon.",
      _superposition),
+    ("induction", "Induction heads in a two-layer attention-only transformer",
+     "Our toy model (trained by scripts/train_attn_only.py in about 3 minutes) on ten words repeated: "
+     "previous-token heads in layer 0, induction heads in layer 1 (Olsson et al. 2022 in miniature).",
+     _induction_toy),
 ]
 
 

@@ -18,7 +18,9 @@ point) and keeps, for *all* features at once and vectorised in torch:
 Padding, special tokens (BOS, EOS...) and the first position of each text are not counted:
 with a BOS that position is the BOS; without one (SmolLM2's tokenizer adds none) the first
 token is the model's attention sink, whose residual norm is many times any other's and
-would top every feature's list. The tokenised corpus (``int32``
+would top every feature's list. Tokens with a massive activation norm (above
+``outlier_factor`` x the batch median; SmolLM2 has a few such whitespace tokens) are left out
+too, as in ``train_sae``. The tokenised corpus (``int32``
 ids per text) and the vocabulary's strings are kept in the result, so contexts are cut on
 demand; the activations over a context window, the decoder direction's logit effects and
 prompt mode are recomputed on demand through the result's ``_source`` handle.
@@ -205,6 +207,7 @@ def sae_features(
     hist_range: tuple[float, float] = HIST_RANGE,
     search_logits: bool = True,
     cache_mb: float = 256,
+    outlier_factor: Optional[float] = 10.0,
     progress=None,
 ) -> SAEFeatures:
     """Statistics of every feature of ``sae`` over ``texts`` in one streaming pass.
@@ -223,6 +226,11 @@ def sae_features(
             to this many MiB, so that opening a feature later (its contexts' activations)
             needs no forward pass; texts beyond the budget are recomputed when asked for.
             ``0`` keeps nothing.
+        outlier_factor: tokens whose activation norm exceeds this many times the batch's
+            median are not counted (massive activations: SmolLM2 makes some whitespace
+            tokens secondary attention sinks with ~50x the usual norm; an SAE is not trained
+            on them and their huge feature values would top every list); the result's
+            ``info["n_outliers"]`` counts them. ``None`` counts every token.
         progress: ``None``/``True`` (a tqdm bar), ``False``, or a callable taking the
             fraction done.
 
@@ -269,7 +277,7 @@ def sae_features(
     special = torch.tensor(sorted(set(model.tokenizer.all_special_ids)), dtype=torch.long, device=model.device)
     corpus: list[Optional[np.ndarray]] = [None] * len(texts)
     cache = _ActCache(cache_mb)
-    n_tokens = 0
+    n_tokens = n_outliers = 0
     tick = ticker(progress, len(texts), "SAE features", "text")
     try:
         for text_ids, seqs in _batches(texts, model, batch_size, max_len):
@@ -280,6 +288,11 @@ def sae_features(
             counted[:, 0] = False  # the first position: BOS, or (no BOS, e.g. SmolLM2) the attention sink
             counted = counted.to(dev)
             x = _hook_acts(model, hook, ids, mask)
+            if outlier_factor is not None and bool(counted.any()):
+                norms = x.float().norm(dim=-1).to(dev)
+                big = counted & (norms > outlier_factor * norms[counted].median())
+                n_outliers += int(big.sum())
+                counted = counted & ~big
             for b, (t, s) in enumerate(zip(text_ids, seqs)):
                 cache.put(t, x[b, : len(s)])
             f = _encode(sae, x)  # [B, T, d_sae]
@@ -325,7 +338,8 @@ def sae_features(
         hist_edges=edges.numpy(), corpus_ids=corpus, vocab=vocab_strings(model),
         model_name=str(model.name), hook_name=hook, n_tokens=n_tokens, n_texts=len(texts),
         context=(before, after), promoted_ids=promoted,
-        info={"architecture": sae.architecture, "k": k, "max_len": max_len, "sae_k": sae.k},
+        info={"architecture": sae.architecture, "k": k, "max_len": max_len, "sae_k": sae.k,
+              "n_outliers": n_outliers, "outlier_factor": outlier_factor},
     )
     result._source = _source(model, sae, hook, max_len, batch_size, corpus, cache)
     return result

@@ -77,7 +77,7 @@ def test_open_a_feature_and_prompt_mode(open_notebook, sae_folder) -> None:
     root = nb.cell(0).locator(ROOT).first
     root.wait_for(state="visible", timeout=60_000)
     assert not root.locator(".iw-error:visible").count()
-    assert root.locator(".iw-fl-count").inner_text() == "512 features"
+    assert root.locator(".iw-fl-count").inner_text() == "1024 features"
     rows = root.locator(".iw-fl-row")
     assert 10 < rows.count() < 80  # virtualised
 

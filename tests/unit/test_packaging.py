@@ -33,9 +33,10 @@ def test_every_view_class_names_a_bundle_that_exists():
 
 
 def test_shipped_model_files_are_small():
-    """Model files that ship inside the package (the default SAE) stay a few MB at most."""
+    """Model files that ship inside the package (the toy transformer, the default SAE) stay a
+    few MB at most."""
     pkg = ROOT / "interp_widgets"
-    for folder in (pkg / "data" / "sae_smollm2_l8",):
+    for folder in (pkg / "toy" / "attn_only_2l", pkg / "data" / "sae_smollm2_l8"):
         files = [f for f in folder.rglob("*") if f.is_file()]
         assert files, f"{folder} is empty"
         assert sum(f.stat().st_size for f in files) < 5e6, folder
