@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, Union
@@ -256,6 +257,10 @@ class Model:
         self.hf = hf_model
         self.tokenizer = tokenizer
         self.config = hf_model.config
+        # Hooks live on shared modules and fire in every thread: a run with hooks holds this
+        # lock, so a background generation (SteeringPlayground) and an analysis in the
+        # notebook take turns instead of seeing each other's hooks.
+        self._lock = threading.RLock()
         self.family = _family_for(self.config)
         self.name = name or getattr(self.config, "_name_or_path", None) or type(hf_model).__name__
         self.hf.eval()
@@ -398,9 +403,11 @@ class Model:
         when the block raised.
 
         Each hook is ``(name, fn)``; ``fn(tensor, name)`` reads the tensor at that hook point
-        and may return a replacement (same shape) to write it.
+        and may return a replacement (same shape) to write it. The block holds the model's
+        lock (re-entrant), so another thread's run waits rather than seeing these hooks.
         """
         handles, pattern_modules, saved_impl = [], [], {}
+        self._lock.acquire()
         try:
             for name, fn in fwd_hooks:
                 name = self.resolve(name)
@@ -431,6 +438,7 @@ class Model:
                     _pattern_hooks.pop(mid, None)
             for key, impl in saved_impl.items():
                 self._attn_configs[key]._attn_implementation = impl
+            self._lock.release()
 
     def forward_hidden(self, input_ids=None, inputs_embeds=None, attention_mask=None, **kw):
         """The backbone's last hidden state ``[batch, pos, d_model]`` (after the final norm)."""

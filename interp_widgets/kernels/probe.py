@@ -1,8 +1,9 @@
 """Linear probes: ``iw.probe`` trains a logistic (multinomial) classifier on the residual
 stream after each layer and reports held-out accuracy per layer.
 
-Each text becomes one vector per layer (its last token, the mean over its tokens, or one
-position). Features are standardised with the training split's mean and std; the probe is
+Each text becomes one vector per layer (its last token, the mean over its tokens — the first
+position left out when there are others: it is the BOS or, without one as in SmolLM2, the
+attention sink, whose norm would swamp the mean — or one position). Features are standardised with the training split's mean and std; the probe is
 fitted by full-batch L-BFGS with a small L2 penalty, in torch, on the model's device. The
 split is stratified and seeded, so results repeat.
 
@@ -93,7 +94,8 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
             least two classes.
         layers: ``"all"`` or a list of layer indices (negative ones count from the end);
             each probes ``blocks.{l}.hook_resid_post``.
-        position: ``"last"`` (the last token), ``"mean"`` (mean over tokens) or a position.
+        position: ``"last"`` (the last token), ``"mean"`` (mean over tokens, the first left
+            out) or a position.
         test_fraction: held out per class (stratified, seeded by ``seed``).
         l2: L2 penalty on the standardised weights; steps: L-BFGS iterations.
 

@@ -120,7 +120,8 @@ def _lm_loss(model: Model, texts: list[str], hook: str, fn, max_len: int) -> flo
     losses = []
     with torch.no_grad(), model.hooks([(hook, fn)] if fn else []):
         for t in texts:
-            ids = model.to_tokens(t)[:, :max_len]
+            ids = torch.tensor([model.tokenizer(t, add_special_tokens=True).input_ids[:max_len]],
+                               device=model.device)
             if ids.shape[1] < 2:
                 continue
             logits = model(ids)[0, :-1].float()

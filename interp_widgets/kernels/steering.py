@@ -267,6 +267,8 @@ class Generation:
     @torch.no_grad()
     def _next_logits(self) -> torch.Tensor:
         m = self.model
+        # the model's lock (taken by hooks(), also with no hooks): one step at a time, never
+        # in the middle of another thread's hooked run
         with m.hooks(self.hooks):
             if not self.use_cache:
                 return m.logits_from_hidden(m.forward_hidden(self.ids)[:, -1])[0].float()

@@ -17,8 +17,8 @@ detector scores are in the folder's ``training.json``).
 >>> import interp_widgets as iw
 >>> model = iw.toy.attn_only()
 >>> scores = iw.head_detector_scores(model)
->>> int(scores["previous_token"][0].argmax() >= 0), bool(scores["induction"][1].max() > 0.5)
-(1, True)
+>>> bool(scores["previous_token"][0].max() > 0.5), bool(scores["induction"][1].max() > 0.5)
+(True, True)
 """
 
 from __future__ import annotations

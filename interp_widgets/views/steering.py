@@ -145,7 +145,6 @@ class SteeringPlayground(BaseWidget):
         self.vector = vec
         self._thread: Optional[threading.Thread] = None
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._failure: Optional[BaseException] = None
         with self.hold_sync():
             self.model_name = str(getattr(model, "name", ""))
@@ -159,7 +158,7 @@ class SteeringPlayground(BaseWidget):
             self.max_tokens = n
             self.greedy = bool(greedy)
             self.temperature = t if t > 0 else 1.0
-            self.seed = int(seed)
+            self.seed = _count(seed, "seed", 0, 2**63 - 1)
         self.on_msg(self._on_msg)
 
     # -- texts -----------------------------------------------------------------------
@@ -205,8 +204,10 @@ class SteeringPlayground(BaseWidget):
         kept). Stops a generation in flight first.
 
         With ``wait=True`` (default) blocks until done and returns ``(baseline, steered)``
-        texts; an error raises (and shows in the view). With ``wait=False`` returns at once
-        (texts so far, usually empty) while the view streams.
+        texts; an error raises (and shows in the view). While it blocks, the kernel handles
+        no message from the browser, so the view's Stop button and slider act only after it
+        returns (interrupt the kernel to stop it). With ``wait=False`` returns at once (texts
+        so far, usually empty) while the view streams and Stop works.
         """
         unknown = set(settings) - {"prompt", "coefficient", "max_tokens", "greedy", "temperature", "seed"}
         if unknown:
@@ -239,28 +240,27 @@ class SteeringPlayground(BaseWidget):
         self.wait()
 
     def _start(self, s: dict) -> None:
-        with self._lock:
-            self._stop = threading.Event()
-            self._failure = None
-            with self.hold_sync():
-                self.prompt = s["prompt"]
-                self.coefficient = s["coefficient"]
-                self.max_tokens = s["max_tokens"]
-                self.greedy = s["greedy"]
-                self.temperature = s["temperature"]
-                self.seed = s["seed"]
-                self.error = ""
-                self.stopped = False
-                self.baseline_tokens = []
-                self.steered_tokens = []
-                self.generated_prompt = s["prompt"]
-                self.generated_coefficient = s["coefficient"]
-                self.progress = 0.0
-                self.busy = True
-                self.generation = self.generation + 1
-            self._thread = threading.Thread(target=self._work, args=(s, self._stop), daemon=True,
-                                            name="iw-steering")
-            self._thread.start()
+        self._stop = threading.Event()
+        self._failure = None
+        with self.hold_sync():
+            self.prompt = s["prompt"]
+            self.coefficient = s["coefficient"]
+            self.max_tokens = s["max_tokens"]
+            self.greedy = s["greedy"]
+            self.temperature = s["temperature"]
+            self.seed = s["seed"]
+            self.error = ""
+            self.stopped = False
+            self.baseline_tokens = []
+            self.steered_tokens = []
+            self.generated_prompt = s["prompt"]
+            self.generated_coefficient = s["coefficient"]
+            self.progress = 0.0
+            self.busy = True
+            self.generation = self.generation + 1
+        self._thread = threading.Thread(target=self._work, args=(s, self._stop), daemon=True,
+                                        name="iw-steering")
+        self._thread.start()
 
     def _work(self, s: dict, stop: threading.Event) -> None:
         from ..kernels.steering import Generation
@@ -301,9 +301,8 @@ class SteeringPlayground(BaseWidget):
 
     def close(self) -> None:
         """Stop a generation in flight, then close the widget."""
-        stop = getattr(self, "_stop", None)  # None when __init__ raised
-        if stop is not None:
-            stop.set()
+        if getattr(self, "_stop", None) is not None:  # None when __init__ raised
+            self.stop()  # sets the flag and waits for the thread (returns at once inside it)
         super().close()
 
     # -- messages from the browser ---------------------------------------------------

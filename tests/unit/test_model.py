@@ -207,3 +207,36 @@ def test_bad_text(tiny_causal):
         m.token_id(" Mary and John")
     with pytest.raises(ValueError, match="out of range"):
         m.token_id(10**6)
+
+
+def test_hooked_runs_in_two_threads_take_turns(tiny_causal):
+    """Hooks live on shared modules: a hooked run holds the model's lock, so another thread's
+    run (a background generation, an analysis in the notebook) waits instead of seeing them."""
+    import threading
+
+    inside, release, order = threading.Event(), threading.Event(), []
+
+    def background():
+        with tiny_causal.hooks([("blocks.0.hook_resid_post", lambda t, n: t * 0)]):
+            inside.set()
+            release.wait(5)
+            order.append("background done")
+
+    def other():
+        with tiny_causal.hooks([]):
+            order.append("other ran")
+
+    t1 = threading.Thread(target=background)
+    t1.start()
+    assert inside.wait(5)
+    t2 = threading.Thread(target=other)
+    t2.start()
+    t2.join(0.3)
+    assert t2.is_alive() and order == []  # waiting for the first run's hooks to go
+    release.set()
+    t1.join(5)
+    t2.join(5)
+    assert order == ["background done", "other ran"]
+    with tiny_causal.hooks([]):  # re-entrant in one thread, and free again
+        with tiny_causal.hooks([]):
+            pass
