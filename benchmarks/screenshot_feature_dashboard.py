@@ -2,12 +2,11 @@
 
     .venv/bin/python benchmarks/screenshot_feature_dashboard.py [--sae FOLDER]
 
-Trains a small TopK SAE on ``blocks.8.hook_resid_post`` (512 features, k=16, 300 steps of
-256 tokens drawn from the first 8,000 tokens of standard-library docstrings: quick enough on a
-shared CPU; saved to FOLDER and reused when it exists), computes the
-dashboard over 100 other docstrings (timed), runs a prompt, opens the strongest feature at
-its token " of", exports with ``to_html`` and opens the page
-in Debian's headless Chromium, light and dark, with a token of the prompt clicked.
+Uses the SAE that ships with the package (``iw.load_sae()``; or ``--sae FOLDER``: one is
+trained quickly there if the folder is empty), computes the dashboard over 100 docstrings
+(timed), runs a prompt, opens the strongest feature at its token " closed", exports with
+``to_html`` and opens the page in Debian's headless Chromium, light and dark, with that token
+of the prompt clicked.
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HOOK = "blocks.8.hook_resid_post"
-PROMPT = "Return the number of items in the list, or None if it is empty."
-TOKEN = 3  # " of"
+PROMPT = "If the socket is closed, raise an exception; otherwise return True and the filename."
+WORD = " closed"
 
 
 def load_or_train(model, folder: Path):
@@ -91,14 +90,14 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sae", default=str(Path(tempfile.gettempdir()) / "iw_sae_smollm2_l8_512"))
+    ap.add_argument("--sae", default=None, help="an SAE folder (default: the shipped one)")
     ap.add_argument("--bench", action="store_true", help="only time a synthetic 16k-feature list")
     args = ap.parse_args()
     if args.bench:
         bench_16k()
         return
     model = iw.load_model()
-    sae = load_or_train(model, Path(args.sae))
+    sae = iw.load_sae() if args.sae is None else load_or_train(model, Path(args.sae))
     texts = iw.stdlib_docstrings(max_texts=300)[200:300]
     t0 = time.perf_counter()
     feats = sae_features(model, sae, texts, progress=False)
@@ -107,7 +106,8 @@ def main() -> None:
     t0 = time.perf_counter()
     view = feats.show(prompt=PROMPT)
     print(f"prompt mode ({len(view.prompt_tokens)} tokens): {time.perf_counter() - t0:.2f}s")
-    # open the strongest feature at the prompt's token TOKEN (as a click on the list would)
+    TOKEN = list(view.prompt_tokens).index(WORD)
+    # open the strongest feature at the prompt's token WORD (as a click on the list would)
     feature = int(view.prompt_features["ids"][TOKEN, 0])
     t0 = time.perf_counter()
     view.selected_feature = feature
