@@ -9,8 +9,9 @@ arrays without copying.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import anywidget
 import numpy as np
@@ -89,6 +90,19 @@ class BaseWidget(anywidget.AnyWidget):
     """Base of the interp-widgets views: the ``theme`` trait and ``to_html`` export."""
 
     theme = traitlets.Enum(("auto", "light", "dark"), default_value="auto").tag(sync=True)
+
+    # True while a view copies a result into its traits: its observers then skip recomputing
+    _applying = False
+
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """Set traits in one message, without reacting to our own changes."""
+        prev, self._applying = self._applying, True
+        try:
+            with self.hold_sync():
+                yield
+        finally:
+            self._applying = prev
 
     def to_html(self, path: str | os.PathLike, title: str | None = None) -> Path:
         """Write one self-contained HTML file of this view (bundle and data inlined).

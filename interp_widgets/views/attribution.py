@@ -10,8 +10,7 @@ JavaScript: ``js/src/views/attribution.ts`` (same trait names).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import traitlets
@@ -61,22 +60,11 @@ class AttributionWidget(BaseWidget):
         if not isinstance(attribution, Attribution):
             raise TypeError(f"AttributionWidget needs an Attribution, got {type(attribution).__name__}")
         super().__init__(theme=theme)
-        self._applying = False
         self.attribution: Attribution = attribution
         self._apply(attribution)
         self.observe(self._on_request, names=["target_position", "method"])
 
     # -- state -------------------------------------------------------------------------
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        """Set traits without triggering a recompute."""
-        prev, self._applying = self._applying, True
-        try:
-            with self.hold_sync():
-                yield
-        finally:
-            self._applying = prev
 
     def _apply(self, a: Attribution) -> None:
         matrix = np.asarray(a.matrix, dtype=np.float32)

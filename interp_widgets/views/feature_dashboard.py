@@ -25,8 +25,7 @@ JavaScript: ``js/src/views/feature_dashboard.ts`` (same trait names).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 import traitlets
@@ -129,7 +128,6 @@ class FeatureDashboard(BaseWidget):
 
             result = sae_features(result, sae, texts, **kwargs)
         super().__init__(theme=theme)
-        self._applying = False
         self._prompt_acts: Optional[np.ndarray] = None  # [n_tokens, d_sae] of the current prompt
         self.result: SAEFeatures = result
         self._apply_list(result)
@@ -142,15 +140,6 @@ class FeatureDashboard(BaseWidget):
             self.set_prompt(prompt)
 
     # -- state -------------------------------------------------------------------------
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        prev, self._applying = self._applying, True
-        try:
-            with self.hold_sync():
-                yield
-        finally:
-            self._applying = prev
 
     def _apply_list(self, r: SAEFeatures) -> None:
         check_finite(r.density.astype(np.float64), "feature densities")

@@ -12,8 +12,7 @@ JavaScript: ``js/src/views/logit_lens.ts`` (same trait names).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator, Union
+from typing import Union
 
 import numpy as np
 import traitlets
@@ -78,7 +77,6 @@ class LogitLensView(BaseWidget):
             raise TypeError(f"LogitLensView needs a LogitLens, got {type(lens).__name__}")
         check_finite(lens.top_probs, "top_probs")
         super().__init__(theme=theme)
-        self._applying = False
         self.lens: LogitLens = lens
         with self._quiet():
             self.tokens = [str(t) for t in lens.tokens]
@@ -94,16 +92,6 @@ class LogitLensView(BaseWidget):
                 raise ValueError('mode="track" needs a tracked token: pass track=... to iw.logit_lens')
             self.mode = mode
         self.observe(self._on_track_request, names="track_request")
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        """Set traits in one message, without reacting to our own changes."""
-        prev, self._applying = self._applying, True
-        try:
-            with self.hold_sync():
-                yield
-        finally:
-            self._applying = prev
 
     def _apply_tracked(self) -> None:
         """Copy the result's tracked tokens (and the vocabulary) into the traits."""

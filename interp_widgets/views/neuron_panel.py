@@ -15,8 +15,7 @@ JavaScript: ``js/src/views/neuron_panel.ts`` (same trait names).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import traitlets
@@ -80,22 +79,12 @@ class NeuronPanel(BaseWidget):
         if not isinstance(result, NeuronActivations):
             raise TypeError(f"NeuronPanel needs a NeuronActivations, got {type(result).__name__}")
         super().__init__(theme=theme)
-        self._applying = False
         self.result: NeuronActivations = result
         self._apply(result)
         self.observe(self._on_target, names=["layer", "index"])
         self.observe(self._on_select, names=["selected_token"])
 
     # -- state -------------------------------------------------------------------------
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        prev, self._applying = self._applying, True
-        try:
-            with self.hold_sync():
-                yield
-        finally:
-            self._applying = prev
 
     def _apply(self, r: NeuronActivations) -> None:
         text_acts = _flat(r.texts_activations)

@@ -14,8 +14,7 @@ JavaScript: ``js/src/views/probe.ts`` (same trait names).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 import traitlets
@@ -90,7 +89,6 @@ class ProbeView(BaseWidget):
         check_finite(test.astype(np.float64), "test accuracies")
         check_finite(train.astype(np.float64), "train accuracies")
         super().__init__(theme=theme)
-        self._applying = False
         self.probe: Probe = probe
         if model is not None:
             from ..kernels.probe import probe_source  # a view's callback into the kernels
@@ -120,16 +118,6 @@ class ProbeView(BaseWidget):
             self.predict(text)
 
     # -- state -------------------------------------------------------------------------
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        """Set traits in one message, without reacting to our own changes."""
-        prev, self._applying = self._applying, True
-        try:
-            with self.hold_sync():
-                yield
-        finally:
-            self._applying = prev
 
     def _check_layer(self, layer: Any) -> int:
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):

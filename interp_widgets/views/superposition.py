@@ -14,8 +14,7 @@ JavaScript: ``js/src/views/superposition.ts`` (same trait names).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 import traitlets
@@ -69,21 +68,11 @@ class SuperpositionView(BaseWidget):
         if not isinstance(result, Superposition):
             raise TypeError(f"SuperpositionView needs a Superposition, got {type(result).__name__}")
         super().__init__(theme=theme)
-        self._applying = False
         self.result: Superposition = result
         self._apply(result)
         self.observe(self._on_slider, names=["sparsity", "importance_decay"])
 
     # -- state -------------------------------------------------------------------------
-
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        prev, self._applying = self._applying, True
-        try:
-            with self.hold_sync():
-                yield
-        finally:
-            self._applying = prev
 
     def _apply(self, r: Superposition) -> None:
         check_finite(r.W.astype(np.float64), "W")
