@@ -440,6 +440,31 @@ class Model:
                 self._attn_configs[key]._attn_implementation = impl
             self._lock.release()
 
+    @torch.no_grad()
+    def read_activations(self, names: Sequence[str], input_ids: torch.Tensor,
+                         attention_mask: Optional[torch.Tensor] = None) -> dict[str, torch.Tensor]:
+        """The activations at hook points ``names`` (detached, in the model's dtype), keyed by
+        the names as given, from one forward pass that stops as soon as the last of them has
+        fired: the layers after it are not run (reading layer 1 of SmolLM2 costs 2 of its 30
+        blocks)."""
+        wanted = {self.resolve(n): n for n in names}
+        got: dict[str, torch.Tensor] = {}
+
+        def grab(t: torch.Tensor, name: str):
+            got[wanted[name]] = t.detach()
+            if len(got) == len(wanted):
+                raise _StopForward
+
+        try:
+            with self.hooks([(n, grab) for n in wanted]):
+                self.forward_hidden(input_ids, attention_mask=attention_mask)
+        except _StopForward:
+            pass
+        missing = [n for n in wanted.values() if n not in got]
+        if missing:
+            raise RuntimeError(f"the hook points {missing} did not fire during the forward pass")
+        return got
+
     def forward_hidden(self, input_ids=None, inputs_embeds=None, attention_mask=None, **kw):
         """The backbone's last hidden state ``[batch, pos, d_model]`` (after the final norm)."""
         out = self.base(input_ids=input_ids, inputs_embeds=inputs_embeds,
@@ -474,6 +499,10 @@ def _replace_first(output, new):
     if isinstance(output, tuple):
         return (new,) + tuple(output[1:])
     return new
+
+
+class _StopForward(Exception):
+    """Raised by :meth:`Model.read_activations`' hook once everything asked for was read."""
 
 
 def _out_hook(name, fn):

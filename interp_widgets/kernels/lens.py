@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Sequence, Union
 
-import numpy as np
 import torch
 
 from ..model import Model

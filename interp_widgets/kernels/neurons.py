@@ -46,10 +46,6 @@ _DEFAULT_MAX_LEN = 256
 _HIST_BINS = 64  # a multiple of 4: the doubling merge keeps bins aligned on 0
 
 
-class _Stop(Exception):
-    """Raised inside the hook to end the forward pass after the neuron's layer."""
-
-
 # --------------------------------------------------------------------------------------
 # Facts about a layer's MLP
 # --------------------------------------------------------------------------------------
@@ -162,22 +158,8 @@ def _mlp_post(model: Model, seqs: list[list[int]], layers: Sequence[int], padded
     """``blocks.{l}.mlp.hook_post`` ``[batch, pos, d_mlp]`` (float32, on the model's device)
     for each layer asked for; the pass stops after the last of them."""
     ids, mask = padded if padded is not None else _pad(model, seqs)
-    out: dict[int, torch.Tensor] = {}
-    last = max(layers)
-
-    def read(l):
-        def fn(t, name):
-            out[l] = t.detach().float()
-            if l == last:
-                raise _Stop
-        return fn
-
-    try:
-        with model.hooks([(f"blocks.{l}.mlp.hook_post", read(l)) for l in layers]):
-            model.forward_hidden(ids, attention_mask=mask)
-    except _Stop:
-        pass
-    return out
+    acts = model.read_activations([f"blocks.{l}.mlp.hook_post" for l in layers], ids, attention_mask=mask)
+    return {l: acts[f"blocks.{l}.mlp.hook_post"].float() for l in layers}
 
 
 def _batches(texts: Iterable[str], model: Model, batch_size: int, max_len: int,

@@ -27,7 +27,7 @@ backward.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -240,7 +240,7 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         raise ValueError(f"positions must be 'each' or 'all', got {positions!r}")
     if method not in ("exact", "attribution"):
         raise ValueError(f"method must be 'exact' or 'attribution', got {method!r}")
-    if site == "resid_mid" and f"blocks.0.hook_resid_mid" not in model.hook_names:
+    if site == "resid_mid" and "blocks.0.hook_resid_mid" not in model.hook_names:
         raise ValueError(f"{model.name} has no resid_mid (parallel attention and MLP)")
     clean_ids, corrupt_ids = _pair(model, clean, corrupted)
     metric_fn, metric_label = _metric_fn(model, metric)
@@ -317,7 +317,6 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
 
 def _attribution_patching(model: Model, runs: _Runs, corrupt_ids, site: str, positions: str) -> np.ndarray:
     """First-order estimate of each patch's metric change: (clean - corrupted) . grad."""
-    grads: list[Optional[torch.Tensor]] = [None] * model.n_layers
     acts: list[Optional[torch.Tensor]] = [None] * model.n_layers
 
     def keep(t, name, l):

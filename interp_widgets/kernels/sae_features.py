@@ -49,7 +49,7 @@ from ..model import Model
 from ..results.sae import SAEFeatures, SAESource
 from ..sae import SAE
 from ._progress import ticker
-from .neurons import _Stop, _batches, _pad, _tokenize
+from .neurons import _batches, _pad, _tokenize
 
 __all__ = ["sae_features", "feature_activations", "decoder_logits", "vocab_strings"]
 
@@ -79,20 +79,7 @@ def _pos_int(v, name: str) -> int:
 @torch.no_grad()
 def _hook_acts(model: Model, hook: str, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The activations ``[batch, pos, d_in]`` at ``hook``; the pass stops right after it."""
-    out: dict[str, torch.Tensor] = {}
-
-    def read(t, name):
-        out["x"] = t.detach()
-        raise _Stop
-
-    try:
-        with model.hooks([(hook, read)]):
-            model.forward_hidden(ids, attention_mask=mask)
-    except _Stop:
-        pass
-    if "x" not in out:
-        raise RuntimeError(f"the hook point {hook} was not reached in the forward pass")
-    return out["x"]
+    return model.read_activations([hook], ids, attention_mask=mask)[hook]
 
 
 def _encode(sae: SAE, x: torch.Tensor) -> torch.Tensor:

@@ -56,10 +56,6 @@ class SAEReport:
                 f"{loss})")
 
 
-class _Stop(Exception):
-    """Raised in the hook: nothing after the SAE's layer is needed."""
-
-
 @torch.no_grad()
 def _collect(model: Model, hook: str, texts: list[str], batch: int, max_tokens: Optional[int],
              max_len: int = 128, skip=None) -> torch.Tensor:
@@ -82,11 +78,7 @@ def _collect(model: Model, hook: str, texts: list[str], batch: int, max_tokens: 
         vocab = {i for s in seqs for i in s}
         skip_ids |= {i for i in vocab if skip(tok.decode([i]))}
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    rows, got = [], {}
-
-    def grab(t, name):
-        got["x"] = t.detach()
-        raise _Stop
+    rows = []
 
     for b in range(0, len(order), batch):
         chunk = [seqs[i] for i in order[b:b + batch] if seqs[i]]
@@ -101,12 +93,7 @@ def _collect(model: Model, hook: str, texts: list[str], batch: int, max_tokens: 
             mask[j, :len(s)] = 1
             keep[j, :len(s)] = torch.tensor([i not in skip_ids for i in s])
             keep[j, 0] = False  # BOS, or without one the first token: the attention sink
-        try:
-            with model.hooks([(hook, grab)]):
-                model.forward_hidden(ids.to(model.device), attention_mask=mask.to(model.device))
-        except _Stop:
-            pass
-        x = got.pop("x")
+        x = model.read_activations([hook], ids.to(model.device), attention_mask=mask.to(model.device))[hook]
         rows.append(x[keep.to(x.device)].float().reshape(-1, x.shape[-1]))
     if not rows:
         raise ValueError("no tokens to train on")

@@ -240,3 +240,25 @@ def test_hooked_runs_in_two_threads_take_turns(tiny_causal):
     with tiny_causal.hooks([]):  # re-entrant in one thread, and free again
         with tiny_causal.hooks([]):
             pass
+
+
+def test_read_activations_matches_cache_and_stops_early(tiny_causal):
+    """``read_activations`` returns what a full cached run sees at those hook points, keyed
+    as asked (negative layers too), and runs no block after the last one asked for."""
+    m = tiny_causal
+    text = "The quick brown fox jumps"
+    ids = m.to_tokens(text)
+    last_name = f"blocks.{m.n_layers - 1}.hook_resid_post"
+    cache = iw.run_with_cache(m, text, ["blocks.0.mlp.hook_post", last_name])
+    ran = []
+    handle = m.family.layers(m.base)[-1].register_forward_hook(lambda *a: ran.append(1))
+    try:
+        early = m.read_activations(["blocks.0.mlp.hook_post"], ids)
+        assert not ran  # the last block never ran
+        both = m.read_activations(["blocks.0.mlp.hook_post", "blocks.-1.hook_resid_post"], ids)
+        assert len(ran) == 1
+    finally:
+        handle.remove()
+    torch.testing.assert_close(early["blocks.0.mlp.hook_post"].float(), cache["blocks.0.mlp.hook_post"].float())
+    torch.testing.assert_close(both["blocks.-1.hook_resid_post"].float(), cache[last_name].float())
+    assert not any(mod._forward_hooks or mod._forward_pre_hooks for mod in m.hf.modules())
