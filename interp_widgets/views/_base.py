@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import anywidget
 import numpy as np
@@ -103,6 +103,51 @@ class BaseWidget(anywidget.AnyWidget):
                 yield
         finally:
             self._applying = prev
+
+    def _recompute(self, compute: Callable[[Callable[[float], None]], Any], kind: type,
+                   restore: Callable[[str], None] | None = None, step: float = 0.01) -> Any:
+        """Replace the view's result by ``compute(progress)`` (a new result of type ``kind``),
+        for views with ``result``, ``_apply``, and ``error``/``progress``/``busy`` traits.
+
+        While it runs the view shows progress (updates of at least ``step``). On failure the
+        error is shown in the view; after a click or a slider (``restore`` given, which puts
+        the controls back and shows the message) the old result is kept and returned, while
+        a call from Python re-applies the old result and raises.
+        """
+        old = self.result
+        last = [-1.0]
+
+        def progress(fraction: float) -> None:
+            f = min(1.0, max(0.0, float(fraction)))
+            if f >= 1.0 or f - last[0] >= step or f < last[0]:
+                last[0] = f
+                self.progress = f
+
+        self.error = ""
+        self.progress = 0.0
+        self.busy = True
+        try:
+            new = compute(progress)
+            if not isinstance(new, kind):
+                raise TypeError(f"the recomputation returned {type(new).__name__}, not a {kind.__name__}")
+            if new._source is None:
+                new._source = old._source
+            self._apply(new)
+            self.result = new
+            return new
+        except Exception as e:
+            msg = f"{type(e).__name__}: {e}"
+            if restore is not None:
+                restore(msg)
+                return old
+            with self._quiet():
+                self._apply(old)
+                self.error = msg
+            raise
+        finally:
+            with self._quiet():
+                self.busy = False
+                self.progress = 0.0
 
     def to_html(self, path: str | os.PathLike, title: str | None = None) -> Path:
         """Write one self-contained HTML file of this view (bundle and data inlined).

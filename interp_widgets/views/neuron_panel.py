@@ -160,41 +160,8 @@ class NeuronPanel(BaseWidget):
         restore = kw.pop("_restore", None)
         if kw:
             raise TypeError(f"unexpected keyword arguments: {sorted(kw)}")
-        old = self.result
-        source = old._source
+        source = self.result._source
         if source is None:
             raise ValueError("this NeuronActivations has no _source: it cannot be recomputed")
-
-        last = [-1.0]
-
-        def progress(fraction: float) -> None:
-            f = min(1.0, max(0.0, float(fraction)))
-            if f >= 1.0 or f - last[0] >= 0.01 or f < last[0]:
-                last[0] = f
-                self.progress = f
-
-        self.error = ""
-        self.progress = 0.0
-        self.busy = True
-        try:
-            new = source.retarget(layer=int(layer), index=int(index), progress=progress)
-            if not isinstance(new, NeuronActivations):
-                raise TypeError(f"retarget returned {type(new).__name__}, not a NeuronActivations")
-            if new._source is None:
-                new._source = source
-            self._apply(new)
-            self.result = new
-            return new
-        except Exception as e:
-            msg = f"{type(e).__name__}: {e}"
-            if restore is not None:  # a click: show it, keep the old view
-                restore(msg)
-                return old
-            with self._quiet():
-                self._apply(old)
-                self.error = msg
-            raise
-        finally:
-            with self._quiet():
-                self.busy = False
-                self.progress = 0.0
+        return self._recompute(lambda progress: source.retarget(layer=int(layer), index=int(index), progress=progress),
+                               NeuronActivations, restore)

@@ -133,37 +133,5 @@ class SuperpositionView(BaseWidget):
             sparsity = old.sparsity
         if importance is None:
             importance = old.importance_decay if old.importance_decay is not None else old.importance
-
-        last = [-1.0]
-
-        def progress(fraction: float) -> None:
-            f = min(1.0, max(0.0, float(fraction)))
-            if f >= 1.0 or f - last[0] >= 0.02 or f < last[0]:
-                last[0] = f
-                self.progress = f
-
-        self.error = ""
-        self.progress = 0.0
-        self.busy = True
-        try:
-            new = source.retrain(sparsity=sparsity, importance=importance, progress=progress)
-            if not isinstance(new, Superposition):
-                raise TypeError(f"retrain returned {type(new).__name__}, not a Superposition")
-            if new._source is None:
-                new._source = source
-            self._apply(new)
-            self.result = new
-            return new
-        except Exception as e:
-            msg = f"{type(e).__name__}: {e}"
-            if restore is not None:  # a slider: show it, keep the old view
-                restore(msg)
-                return old
-            with self._quiet():
-                self._apply(old)
-                self.error = msg
-            raise
-        finally:
-            with self._quiet():
-                self.busy = False
-                self.progress = 0.0
+        return self._recompute(lambda progress: source.retrain(sparsity=sparsity, importance=importance, progress=progress),
+                               Superposition, restore, step=0.02)
