@@ -18,6 +18,7 @@ import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
+import { logitListCss, renderLogitList } from "../lib/logit_list";
 import { createProgress } from "../lib/progress";
 import { chooseKind, domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
@@ -136,13 +137,6 @@ const CSS = `
 .iw-features .iw-hist rect.iw-bar { fill: var(--iw-accent); }
 .iw-features .iw-hist line { stroke: var(--iw-border); }
 .iw-features .iw-hist text { fill: var(--iw-muted); font-size: 10px; font-family: var(--iw-mono); }
-.iw-features .iw-logits { display: flex; gap: 24px; }
-.iw-features .iw-logit-list { list-style: none; margin: 0; padding: 0; font-family: var(--iw-mono); font-size: 12px; }
-.iw-features .iw-logit-list li { display: flex; justify-content: space-between; gap: 12px; line-height: 1.6; }
-.iw-features .iw-logit-token { white-space: pre; padding: 0 3px; border-radius: 3px; background: var(--iw-panel); }
-.iw-features .iw-logit-value { color: var(--iw-muted); }
-.iw-features .iw-pos .iw-logit-value { color: var(--iw-accent); }
-.iw-features .iw-neg .iw-logit-value { color: var(--iw-error-fg); }
 .iw-features .iw-empty, .iw-features .iw-note { color: var(--iw-muted); font-size: 12px; }
 .iw-features .iw-note[hidden], .iw-features [hidden] { display: none; }
 .iw-features .iw-prompt-row { display: flex; gap: 6px; align-items: center; }
@@ -159,7 +153,7 @@ const CSS = `
 .iw-features .iw-pf-item.iw-current { border-color: var(--iw-accent); box-shadow: inset 0 0 0 1px var(--iw-accent); }
 .iw-features .iw-pf-item:disabled { cursor: not-allowed; opacity: 0.6; }
 .iw-features[data-busy="true"] .iw-fd, .iw-features[data-busy="true"] .iw-prompt-tokens { opacity: 0.6; cursor: progress; }
-`;
+${logitListCss(".iw-features")}`;
 
 /** Decode a payload (null / unreadable -> null, with the problem noted). */
 function vector(payload: ArrayPayload | null | undefined, what: string, problems: string[]): ArrayLike<number> | null {
@@ -524,26 +518,6 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     fdStats.appendChild(wrap);
   };
 
-  const logitList = (name: string, cls: string, tokens: string[], values: ArrayLike<number> | null) => {
-    const col = document.createElement("div");
-    const h = div("iw-k", name);
-    const ul = document.createElement("ul");
-    ul.className = `iw-logit-list ${cls}`;
-    tokens.forEach((tok, i) => {
-      const li = document.createElement("li");
-      const t = document.createElement("span");
-      t.className = "iw-logit-token";
-      t.textContent = displayToken(tok);
-      const v = document.createElement("span");
-      v.className = "iw-logit-value";
-      v.textContent = values && i < values.length ? formatShort(values[i]) : "";
-      li.append(t, v);
-      ul.appendChild(li);
-    });
-    col.append(h, ul);
-    return col;
-  };
-
   let exampleOffsets: number[] = [];
   let exampleData: ArrayLike<number> | null = null;
   let scale: ColorScale | null = null;
@@ -632,8 +606,8 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     const st = lg?.suppressed_tokens ?? [];
     if (pt.length || st.length) {
       logits.append(
-        logitList("promotes", "iw-pos", pt, vector(lg?.promoted_values, "promoted values", problems)),
-        logitList("suppresses", "iw-neg", st, vector(lg?.suppressed_values, "suppressed values", problems)),
+        renderLogitList("promotes", "iw-pos", pt, vector(lg?.promoted_values, "promoted values", problems)),
+        renderLogitList("suppresses", "iw-neg", st, vector(lg?.suppressed_values, "suppressed values", problems)),
       );
     } else {
       logits.appendChild(div("iw-empty", lg && lg.available === false ? "needs the model (not attached)" : "no unembedding for this hook point"));

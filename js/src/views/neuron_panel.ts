@@ -12,6 +12,7 @@ import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { format4, formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
+import { logitListCss, renderLogitList } from "../lib/logit_list";
 import { createProgress } from "../lib/progress";
 import { chooseKind, domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
@@ -98,13 +99,6 @@ const CSS = `
 .iw-neuron .iw-hist line { stroke: var(--iw-border); }
 .iw-neuron .iw-hist line.iw-zero { stroke: var(--iw-muted); stroke-dasharray: 2 2; }
 .iw-neuron .iw-hist text { fill: var(--iw-muted); font-size: 10px; font-family: var(--iw-mono); }
-.iw-neuron .iw-logits { display: flex; gap: 24px; }
-.iw-neuron .iw-logit-list { list-style: none; margin: 0; padding: 0; font-family: var(--iw-mono); font-size: 12px; }
-.iw-neuron .iw-logit-list li { display: flex; justify-content: space-between; gap: 12px; line-height: 1.6; }
-.iw-neuron .iw-logit-token { white-space: pre; padding: 0 3px; border-radius: 3px; background: var(--iw-panel); }
-.iw-neuron .iw-logit-value { color: var(--iw-muted); }
-.iw-neuron .iw-pos .iw-logit-value { color: var(--iw-accent); }
-.iw-neuron .iw-neg .iw-logit-value { color: var(--iw-error-fg); }
 .iw-neuron .iw-neurons[hidden] { display: none; }
 .iw-neuron .iw-neuron-items { display: flex; flex-wrap: wrap; gap: 4px 6px; }
 .iw-neuron .iw-neuron-item { font: inherit; font-family: var(--iw-mono); font-size: 12px; color: var(--iw-fg); background: var(--iw-panel);
@@ -113,7 +107,7 @@ const CSS = `
 .iw-neuron .iw-neuron-item.iw-current { border-color: var(--iw-accent); box-shadow: inset 0 0 0 1px var(--iw-accent); }
 .iw-neuron .iw-neuron-item:disabled { cursor: progress; opacity: 0.6; }
 .iw-neuron .iw-empty { color: var(--iw-muted); font-size: 12px; }
-`;
+${logitListCss(".iw-neuron")}`;
 
 /** Decode a 1-D payload (or null / unreadable -> null, with the problem noted). */
 function vector(payload: ArrayPayload | null | undefined, what: string, problems: string[]): ArrayLike<number> | null {
@@ -265,28 +259,6 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     summary.appendChild(wrap);
   };
 
-  const logitList = (name: string, cls: string, tokens: string[], values: ArrayLike<number> | null) => {
-    const col = document.createElement("div");
-    const h = document.createElement("div");
-    h.className = "iw-k";
-    h.textContent = name;
-    const ul = document.createElement("ul");
-    ul.className = `iw-logit-list ${cls}`;
-    tokens.forEach((tok, i) => {
-      const li = document.createElement("li");
-      const t = document.createElement("span");
-      t.className = "iw-logit-token";
-      t.textContent = displayToken(tok);
-      const v = document.createElement("span");
-      v.className = "iw-logit-value";
-      v.textContent = values && i < values.length ? formatShort(values[i]) : "";
-      li.append(t, v);
-      ul.appendChild(li);
-    });
-    col.append(h, ul);
-    return col;
-  };
-
   const draw = () => {
     const theme = (model.get("theme") || "auto") as ThemeOption;
     root.dataset.iwTheme = theme;
@@ -416,8 +388,8 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     if (pt.length || st.length) {
       const lp: string[] = [];
       logits.append(
-        logitList("promotes", "iw-pos", pt, vector(model.get("promoted_values"), "promoted values", lp)),
-        logitList("suppresses", "iw-neg", st, vector(model.get("suppressed_values"), "suppressed values", lp)),
+        renderLogitList("promotes", "iw-pos", pt, vector(model.get("promoted_values"), "promoted values", lp)),
+        renderLogitList("suppresses", "iw-neg", st, vector(model.get("suppressed_values"), "suppressed values", lp)),
       );
     } else {
       const none = document.createElement("div");
