@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { asMatrix, base64ToBytes, decodeArray, firstNonFinite } from "../src/lib/codec";
+import { asMatrix, base64ToBytes, decodeArray, decodeFinite, firstNonFinite } from "../src/lib/codec";
 import { f32 } from "./fake_model";
 
 describe("decodeArray", () => {
@@ -46,5 +46,18 @@ describe("decodeArray", () => {
     expect(decodeArray(null)).toBeNull();
     expect(firstNonFinite([1, 2, 3])).toBeNull();
     expect(firstNonFinite([1, NaN, Infinity])).toEqual({ index: 1, count: 2 });
+  });
+});
+
+describe("decodeFinite", () => {
+  it("returns the values, or null with the problem named", () => {
+    const problems: string[] = [];
+    expect(Array.from(decodeFinite(f32([1, -2]), "scores", problems)!)).toEqual([1, -2]);
+    expect(decodeFinite(null, "scores", problems)).toBeNull();
+    expect(problems).toEqual([]);
+    expect(decodeFinite(f32([1, NaN, Infinity]), "scores", problems)).toBeNull();
+    expect(decodeFinite({ ...f32([1, 2, 3]), shape: [1, 4] }, "edges", problems)).toBeNull();
+    expect(problems[0]).toBe("2 non-finite value(s) in scores");
+    expect(problems[1]).toMatch(/^edges could not be read: .*needs 4 values but 3/);
   });
 });

@@ -138,3 +138,25 @@ export function firstNonFinite(data: ArrayLike<number>): { index: number; count:
   }
   return first < 0 ? null : { index: first, count };
 }
+
+/** Decode a payload's values for drawing: null for a missing payload, and null with the
+ * problem pushed onto `problems` (naming `what`) for an unreadable or non-finite one. */
+export function decodeFinite(
+  payload: ArrayPayload | null | undefined,
+  what: string,
+  problems: string[],
+): ArrayLike<number> | null {
+  try {
+    const arr = decodeArray(payload);
+    if (!arr) return null;
+    const bad = firstNonFinite(arr.data);
+    if (bad) {
+      problems.push(`${bad.count} non-finite value(s) in ${what}`);
+      return null;
+    }
+    return arr.data;
+  } catch (e) {
+    problems.push(`${what} could not be read: ${(e as Error).message}`);
+    return null;
+  }
+}

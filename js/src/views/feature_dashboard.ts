@@ -14,12 +14,13 @@
  * Python: interp_widgets/views/feature_dashboard.py (same trait names).
  */
 import type { RenderProps } from "@anywidget/types";
-import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
+import { decodeArray, decodeFinite, type ArrayPayload } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { logitListCss, renderLogitList } from "../lib/logit_list";
 import { createProgress } from "../lib/progress";
+import { createSection } from "../lib/section";
 import { chooseKind, domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
 import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
@@ -155,23 +156,6 @@ const CSS = `
 .iw-features[data-busy="true"] .iw-fd, .iw-features[data-busy="true"] .iw-prompt-tokens { opacity: 0.6; cursor: progress; }
 ${logitListCss(".iw-features")}`;
 
-/** Decode a payload (null / unreadable -> null, with the problem noted). */
-function vector(payload: ArrayPayload | null | undefined, what: string, problems: string[]): ArrayLike<number> | null {
-  try {
-    const arr = decodeArray(payload);
-    if (!arr) return null;
-    const bad = firstNonFinite(arr.data);
-    if (bad) {
-      problems.push(`${bad.count} non-finite value(s) in ${what}`);
-      return null;
-    }
-    return arr.data;
-  } catch (e) {
-    problems.push(`${what} could not be read: ${(e as Error).message}`);
-    return null;
-  }
-}
-
 /** Feature indices that pass the search, in list order (sorted by `key`). */
 export function listOrder(opts: {
   n: number;
@@ -289,11 +273,6 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     if (text !== undefined) d.textContent = text;
     return d;
   };
-  const section = (name: string, cls: string) => {
-    const s = div(`iw-section ${cls}`);
-    s.appendChild(div("iw-section-title", name));
-    return s;
-  };
 
   // Header.
   const header = div("iw-header");
@@ -342,12 +321,12 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
   const fdStats = div("iw-fd-stats");
   const fdNote = div("iw-note iw-fd-note");
   const legendSlot = div("iw-legend-slot");
-  const examplesSec = section("Top activating contexts", "iw-top");
+  const examplesSec = createSection("Top activating contexts", "iw-top");
   const examplesEl = div("iw-examples");
   examplesSec.appendChild(examplesEl);
   const bottom = div("iw-bottom");
-  const histSec = section("Activation histogram", "iw-hist");
-  const logitSec = section("Decoder logits", "iw-logit-effects");
+  const histSec = createSection("Activation histogram", "iw-hist");
+  const logitSec = createSection("Decoder logits", "iw-logit-effects");
   const logits = div("iw-logits");
   logitSec.appendChild(logits);
   bottom.append(histSec, logitSec);
@@ -357,7 +336,7 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
   main.append(list, detail);
 
   // Prompt mode.
-  const promptSec = section("Prompt: features on each token", "iw-prompt");
+  const promptSec = createSection("Prompt: features on each token", "iw-prompt");
   const promptRow = div("iw-prompt-row");
   const promptInput = document.createElement("input");
   promptInput.type = "text";
@@ -394,8 +373,8 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
   const loadList = () => {
     const problems: string[] = [];
     const n = Number(model.get("d_sae") ?? 0);
-    density = vector(model.get("density"), "densities", problems);
-    maxAct = vector(model.get("max_act"), "max activations", problems);
+    density = decodeFinite(model.get("density"), "densities", problems);
+    maxAct = decodeFinite(model.get("max_act"), "max activations", problems);
     let ids: ArrayLike<number> | null = null;
     let w = 0;
     try {
@@ -557,7 +536,7 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     // Examples.
     const tokens = ex?.tokens ?? [];
     const info = ex?.info ?? [];
-    exampleData = vector(ex?.acts, "example activations", problems);
+    exampleData = decodeFinite(ex?.acts, "example activations", problems);
     exampleOffsets = [];
     let off = 0;
     for (const row of tokens) {
@@ -595,8 +574,8 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
 
     // Histogram.
     const hist = model.get("feature_hist");
-    const counts = vector(hist?.counts, "histogram counts", problems);
-    const edges = vector(hist?.edges, "histogram edges", problems);
+    const counts = decodeFinite(hist?.counts, "histogram counts", problems);
+    const edges = decodeFinite(hist?.edges, "histogram edges", problems);
     const svg = counts && edges && edges.length === counts.length + 1 ? renderLogHistogram(counts, edges) : null;
     histSec.appendChild(svg ?? div("iw-empty", "no activations"));
 
@@ -606,8 +585,8 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     const st = lg?.suppressed_tokens ?? [];
     if (pt.length || st.length) {
       logits.append(
-        renderLogitList("promotes", "iw-pos", pt, vector(lg?.promoted_values, "promoted values", problems)),
-        renderLogitList("suppresses", "iw-neg", st, vector(lg?.suppressed_values, "suppressed values", problems)),
+        renderLogitList("promotes", "iw-pos", pt, decodeFinite(lg?.promoted_values, "promoted values", problems)),
+        renderLogitList("suppresses", "iw-neg", st, decodeFinite(lg?.suppressed_values, "suppressed values", problems)),
       );
     } else {
       logits.appendChild(div("iw-empty", lg && lg.available === false ? "needs the model (not attached)" : "no unembedding for this hook point"));
@@ -638,11 +617,11 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     } catch (e) {
       problems.push(`prompt features could not be read: ${(e as Error).message}`);
     }
-    promptActs = vector(pf?.acts, "prompt activations", problems);
+    promptActs = decodeFinite(pf?.acts, "prompt activations", problems);
     if (promptActs && promptActs.length !== toks.length * promptWidth) promptActs = null;
     // Colour each token by the open feature (the contexts' scale), else by its strongest feature.
     let values: ArrayLike<number> | null = null;
-    const own = vector(model.get("prompt_feature_acts"), "prompt feature activations", problems);
+    const own = decodeFinite(model.get("prompt_feature_acts"), "prompt feature activations", problems);
     promptByFeature = !!(own && own.length === toks.length && scale);
     let pscale: ColorScale | null = scale;
     if (promptByFeature) {

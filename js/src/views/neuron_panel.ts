@@ -8,12 +8,13 @@
  * Python: interp_widgets/views/neuron_panel.py (same trait names).
  */
 import type { RenderProps } from "@anywidget/types";
-import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
+import { decodeFinite, type ArrayPayload } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { format4, formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { logitListCss, renderLogitList } from "../lib/logit_list";
 import { createProgress } from "../lib/progress";
+import { createSection } from "../lib/section";
 import { chooseKind, domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
 import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
@@ -109,23 +110,6 @@ const CSS = `
 .iw-neuron .iw-empty { color: var(--iw-muted); font-size: 12px; }
 ${logitListCss(".iw-neuron")}`;
 
-/** Decode a 1-D payload (or null / unreadable -> null, with the problem noted). */
-function vector(payload: ArrayPayload | null | undefined, what: string, problems: string[]): ArrayLike<number> | null {
-  try {
-    const arr = decodeArray(payload);
-    if (!arr) return null;
-    const bad = firstNonFinite(arr.data);
-    if (bad) {
-      problems.push(`${bad.count} non-finite value(s) in ${what}`);
-      return null;
-    }
-    return arr.data;
-  } catch (e) {
-    problems.push(`${what} could not be read: ${(e as Error).message}`);
-    return null;
-  }
-}
-
 const SVG = "http://www.w3.org/2000/svg";
 
 function svgEl<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
@@ -202,16 +186,7 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
   const body = document.createElement("div");
   body.className = "iw-body-wrap";
 
-  const section = (name: string, cls: string) => {
-    const s = document.createElement("div");
-    s.className = `iw-section ${cls}`;
-    const h = document.createElement("div");
-    h.className = "iw-section-title";
-    h.textContent = name;
-    s.appendChild(h);
-    return s;
-  };
-  const textsSec = section("Activations", "iw-texts");
+  const textsSec = createSection("Activations", "iw-texts");
   const textsGrid = document.createElement("div");
   textsGrid.className = "iw-grid iw-body";
   const hint = document.createElement("div");
@@ -219,21 +194,21 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
   hint.textContent = "Click a token to list the most active neurons there.";
   textsSec.append(textsGrid, hint);
 
-  const neuronsSec = section("", "iw-neurons");
+  const neuronsSec = createSection("", "iw-neurons");
   const neuronsTitle = neuronsSec.firstChild as HTMLDivElement;
   const neuronItems = document.createElement("div");
   neuronItems.className = "iw-neuron-items";
   neuronsSec.appendChild(neuronItems);
 
-  const examplesSec = section("Top activating contexts", "iw-top");
+  const examplesSec = createSection("Top activating contexts", "iw-top");
   const examplesEl = document.createElement("div");
   examplesEl.className = "iw-examples";
   examplesSec.appendChild(examplesEl);
 
   const bottom = document.createElement("div");
   bottom.className = "iw-bottom";
-  const histSec = section("Activation histogram (log count)", "iw-hist");
-  const logitSec = section("Direct logit effects", "iw-logit-effects");
+  const histSec = createSection("Activation histogram (log count)", "iw-hist");
+  const logitSec = createSection("Direct logit effects", "iw-logit-effects");
   const logits = document.createElement("div");
   logits.className = "iw-logits";
   logitSec.appendChild(logits);
@@ -276,8 +251,8 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     const problems: string[] = [];
     const texts = model.get("text_tokens") ?? [];
     const examples = model.get("example_tokens") ?? [];
-    textData = vector(model.get("text_acts"), "text activations", problems);
-    exampleData = vector(model.get("example_acts"), "example activations", problems);
+    textData = decodeFinite(model.get("text_acts"), "text activations", problems);
+    exampleData = decodeFinite(model.get("example_acts"), "example activations", problems);
     textOffsets = [];
     let off = 0;
     for (const row of texts) {
@@ -370,8 +345,8 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     histSec.querySelector("svg")?.remove();
     histSec.querySelector(".iw-empty")?.remove();
     const hp: string[] = [];
-    const counts = vector(model.get("hist_counts"), "histogram counts", hp);
-    const edges = vector(model.get("hist_edges"), "histogram edges", hp);
+    const counts = decodeFinite(model.get("hist_counts"), "histogram counts", hp);
+    const edges = decodeFinite(model.get("hist_edges"), "histogram edges", hp);
     if (counts && edges && counts.length > 0 && edges.length === counts.length + 1) {
       histSec.appendChild(renderHistogram(counts, edges));
     } else {
@@ -388,8 +363,8 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     if (pt.length || st.length) {
       const lp: string[] = [];
       logits.append(
-        renderLogitList("promotes", "iw-pos", pt, vector(model.get("promoted_values"), "promoted values", lp)),
-        renderLogitList("suppresses", "iw-neg", st, vector(model.get("suppressed_values"), "suppressed values", lp)),
+        renderLogitList("promotes", "iw-pos", pt, decodeFinite(model.get("promoted_values"), "promoted values", lp)),
+        renderLogitList("suppresses", "iw-neg", st, decodeFinite(model.get("suppressed_values"), "suppressed values", lp)),
       );
     } else {
       const none = document.createElement("div");

@@ -15,6 +15,7 @@ import { createErrorBox } from "../lib/error";
 import { format4, formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { createProgress } from "../lib/progress";
+import { createSection } from "../lib/section";
 import { domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
 import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
@@ -188,16 +189,7 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
 
   const main = document.createElement("div");
   main.className = "iw-sp-main";
-  const section = (name: string, cls: string) => {
-    const s = document.createElement("div");
-    s.className = `iw-section ${cls}`;
-    const h = document.createElement("div");
-    h.className = "iw-section-title";
-    h.textContent = name;
-    s.appendChild(h);
-    return s;
-  };
-  const dirSec = section("Feature directions", "iw-sp-dirs");
+  const dirSec = createSection("Feature directions", "iw-sp-dirs");
   const dirPlot = document.createElement("div");
   dirPlot.className = "iw-sp-plot-slot";
   const dirCaption = document.createElement("div");
@@ -205,13 +197,13 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
   const superLeg = document.createElement("div");
   superLeg.className = "iw-sp-superleg";
   dirSec.append(dirPlot, dirCaption, superLeg);
-  const heatSec = section("WᵀW", "iw-sp-heat");
+  const heatSec = createSection("WᵀW", "iw-sp-heat");
   const canvas = document.createElement("canvas");
   canvas.className = "iw-sp-wtw";
   canvas.setAttribute("role", "img");
   const heatLegend = document.createElement("div");
   heatSec.append(canvas, heatLegend);
-  const barSec = section("Feature norms ‖Wᵢ‖", "iw-sp-bars");
+  const barSec = createSection("Feature norms ‖Wᵢ‖", "iw-sp-bars");
   main.append(dirSec, heatSec, barSec);
   root.append(header, controls, progress.el, traitError.el, dataError.el, main);
   const tip = createTooltip(root);
