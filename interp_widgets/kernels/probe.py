@@ -147,7 +147,7 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
     result = Probe(layers=layer_ids, classes=classes, train_accuracy=np.array(acc_tr, dtype=np.float32),
                    test_accuracy=np.array(acc_te, dtype=np.float32), directions=np.stack(dirs),
                    biases=np.stack(biases), position=position, n_train=len(train), n_test=len(test),
-                   model_name=model.name, info={"l2": l2, "steps": steps, "seed": seed, "majority_rate": majority})
+                   model_name=model.name, n_model_layers=model.n_layers, info={"l2": l2, "steps": steps, "seed": seed, "majority_rate": majority})
     result._source = probe_source(model, result)
     return result
 
@@ -168,14 +168,7 @@ def _check(model: Model, probe: Probe) -> None:
 def _layer_index(model: Model, probe: Probe, layer: Optional[int]) -> int:
     """Index into ``probe.layers`` of ``layer`` (default: the best; negative counts from the
     end of the model)."""
-    if layer is None:
-        layer = probe.best_layer
-    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-        raise ValueError(f"layer must be an int, got {layer!r}")
-    canon = int(layer) % model.n_layers if -model.n_layers <= int(layer) < 0 else int(layer)
-    if canon not in probe.layers:
-        raise ValueError(f"the probe was not trained at layer {layer}; its layers are {list(probe.layers)}")
-    return probe.layers.index(canon)
+    return probe.layer_index(layer, model.n_layers)
 
 
 @torch.no_grad()

@@ -103,14 +103,11 @@ class SteeringVector:
         spread of the residual along them): pick the coefficient by the added length
         ``|c| * .norm`` (the playground shows it), or divide ``.vector`` by ``.norm``.
         """
-        if not (hasattr(probe, "directions") and hasattr(probe, "layers") and hasattr(probe, "classes")):
+        if not all(hasattr(probe, a) for a in ("directions", "layers", "classes", "layer_index")):
             raise TypeError(f"from_probe needs a Probe (iw.probe's result), got {type(probe).__name__}")
-        layers = [int(x) for x in probe.layers]
-        if layer is None:
-            layer = int(probe.best_layer)
-        if int(layer) not in layers:
-            raise ValueError(f"the probe has no layer {layer}; its layers are {layers}")
-        w = np.asarray(probe.directions[layers.index(int(layer))], dtype=np.float32)
+        j = probe.layer_index(layer)  # negative layers count from the end of the probe's model
+        layer = int(probe.layers[j])
+        w = np.asarray(probe.directions[j], dtype=np.float32)
         classes = list(probe.classes)
         if cls is None:
             if len(classes) != 2:

@@ -43,6 +43,8 @@ class Probe:
         biases: ``float32 [len(layers), n_classes]``.
         position: how a text became one vector (``"last"``, ``"mean"`` or a position).
         n_train, n_test: examples in each split.
+        n_model_layers: how many layers the model that trained it has (negative layer
+            arguments count back from it; 0 when unknown).
     """
 
     layers: list[int]
@@ -55,6 +57,7 @@ class Probe:
     n_train: int
     n_test: int
     model_name: str = ""
+    n_model_layers: int = 0
     info: dict = field(default_factory=dict)
     _source: Optional[ProbeSource] = field(default=None, repr=False, compare=False)
 
@@ -63,11 +66,28 @@ class Probe:
         """The layer with the highest held-out accuracy (the earliest on ties)."""
         return int(self.layers[int(np.argmax(self.test_accuracy))])
 
+    def layer_index(self, layer: Optional[int] = None, n_model_layers: Optional[int] = None) -> int:
+        """Index into ``layers`` of ``layer`` (default: the best). A negative layer counts back
+        from the model's last layer (``n_model_layers``, default: the trained model's)."""
+        if layer is None:
+            layer = self.best_layer
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+            raise ValueError(f"layer must be an int, got {layer!r}")
+        n = n_model_layers or self.n_model_layers
+        canon = int(layer)
+        if canon < 0:
+            if not n:
+                raise ValueError(f"layer {layer} counts from the end, but this probe does not know its model's "
+                                 f"layer count: name one of its layers {list(self.layers)}")
+            canon += n
+        if canon not in [int(l) for l in self.layers]:
+            raise ValueError(f"the probe was not trained at layer {layer}; its layers are {list(self.layers)}")
+        return [int(l) for l in self.layers].index(canon)
+
     def direction(self, layer: Optional[int] = None) -> np.ndarray:
-        """The concept direction at ``layer`` (default: the best): class 1 minus class 0
-        for two classes, else the ``[n_classes, d_model]`` weights."""
-        i = self.layers.index(self.best_layer if layer is None else layer)
-        w = self.directions[i]
+        """The concept direction at ``layer`` (default: the best; negative counts from the
+        end): class 1 minus class 0 for two classes, else the ``[n_classes, d_model]`` weights."""
+        w = self.directions[self.layer_index(layer)]
         return w[1] - w[0] if len(self.classes) == 2 else w
 
     @property

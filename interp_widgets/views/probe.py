@@ -90,6 +90,7 @@ class ProbeView(BaseWidget):
         check_finite(train.astype(np.float64), "train accuracies")
         super().__init__(theme=theme)
         self.probe: Probe = probe
+        self._n_model_layers = int(getattr(model, "n_layers", 0) or 0)
         if model is not None:
             from ..kernels.probe import probe_source  # a view's callback into the kernels
 
@@ -120,12 +121,8 @@ class ProbeView(BaseWidget):
     # -- state -------------------------------------------------------------------------
 
     def _check_layer(self, layer: Any) -> int:
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
-            raise ValueError(f"layer must be an int, got {layer!r}")
-        layers = [int(l) for l in self.probe.layers]
-        if int(layer) not in layers:
-            raise ValueError(f"the probe was not trained at layer {layer}; its layers are {layers}")
-        return int(layer)
+        """The probed layer ``layer`` names (negative: from the end of the model)."""
+        return int(self.probe.layers[self.probe.layer_index(layer, self._n_model_layers)])
 
     def _compute(self, text: str, layer: int) -> np.ndarray:
         """Apply the probe of ``layer`` to ``text`` and show it; raises on failure (the

@@ -120,6 +120,11 @@ def test_view_sorts_layers_and_validates(gpt2):
     assert w.selected_layer == 0 and w.classes == ["0", "1"]
     with pytest.raises(ValueError, match="not trained at layer 1"):
         r.show(layer=1)
+    # the probe knows its model's depth: -1 is the last layer, in the view and in direction()
+    assert r.n_model_layers == gpt2.n_layers
+    r2 = iw.probe(gpt2, A + B, [0] * 6 + [1] * 6, layers=[-1, 0])
+    assert r2.show(layer=-1).selected_layer == gpt2.n_layers - 1
+    np.testing.assert_array_equal(r2.direction(-1), r2.direction(gpt2.n_layers - 1))
     with pytest.raises(TypeError, match="needs a Probe"):
         ProbeView("not a probe")
     bad = dataclasses.replace(r, test_accuracy=np.array([0.5, np.nan], np.float32))

@@ -264,10 +264,20 @@ def test_from_probe():
     assert "animals" in v3.source
     with pytest.raises(ValueError, match="unknown class"):
         SteeringVector.from_probe(p3, 2, cls="plants")
-    with pytest.raises(ValueError, match="no layer 1"):
+    with pytest.raises(ValueError, match="not trained at layer 1"):
         SteeringVector.from_probe(p, 1)
     with pytest.raises(TypeError, match="Probe"):
         SteeringVector.from_probe(np.zeros(3))
+    # a negative layer counts from the end of the probe's model (layers 0 and 2 of 3)
+    with pytest.raises(ValueError, match="layer count"):
+        SteeringVector.from_probe(p, -1)  # a Probe built by hand does not know it
+    p.n_model_layers = 3
+    v = SteeringVector.from_probe(p, -1)
+    assert v.layer == 2
+    np.testing.assert_allclose(v.vector, p.direction(-1))
+    np.testing.assert_allclose(p.direction(-3), p.direction(0))
+    with pytest.raises(ValueError, match="not trained at layer -2"):
+        SteeringVector.from_probe(p, -2)
 
 
 def test_close_stops_the_generation(llama, vec):
