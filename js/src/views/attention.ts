@@ -35,7 +35,8 @@ import { format4 } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
 
 export interface AttentionModel extends AblationTraits {
@@ -172,15 +173,10 @@ function paint(canvas: HTMLCanvasElement, side: number, lut: Uint32Array, byteAt
 }
 
 function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-attention");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
+  const shell = createViewShell(el, model, "iw-attention", CSS, { progress: false });
+  const { root, title, dataError } = shell;
+  shell.summary.remove(); // the header holds the title, the controls and the legend
 
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
   const controls = document.createElement("div");
   controls.className = "iw-controls";
   const sortSel = document.createElement("select");
@@ -195,10 +191,8 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   scoreLabel.append("score ", scoreSel);
   controls.append(sortLabel, scoreLabel);
   const legendSlot = document.createElement("div");
-  header.append(title, controls, legendSlot);
+  shell.header.append(controls, legendSlot);
 
-  const traitError = createErrorBox();
-  const dataError = createErrorBox();
   const body = document.createElement("div");
   body.className = "iw-att-body";
   const overview = document.createElement("div");
@@ -208,7 +202,7 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   const host = model as unknown as AblationHost;
   const panel = createAblationPanel(host);
   body.append(overview, detail, panel.el);
-  root.append(header, traitError.el, dataError.el, body);
+  root.append(body);
 
   // State of the current drawing.
   let thumbs: NDArray | null = null; // uint8 [L, H, T, T]
@@ -219,7 +213,6 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   let scale: ColorScale | null = null;
   let lut: Uint32Array = new Uint32Array(256);
   let thumbEls: HTMLDivElement[] = [];
-  let lastBg = "";
   let head: HeadData | null = null;
   let qLabels: HTMLElement[] = [];
   let kLabels: HTMLElement[] = [];
@@ -238,8 +231,7 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   // -- overview -----------------------------------------------------------------------
 
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    const resolved = shell.theme();
     title.textContent = model.get("title") ?? "";
     title.hidden = !title.textContent;
     const problems: string[] = [];
@@ -273,8 +265,6 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     }
     dataError.set(problems.length ? `Cannot draw the attention heads: ${problems.join("; ")}.` : "");
 
-    const resolved = resolveTheme(root, theme);
-    lastBg = resolved.background;
     scale = makeScale({ kind: "sequential", domain: [0, 1], ...resolved });
     lut = pixelLut(scale);
     legendSlot.replaceChildren(renderLegend(scale, "attention (√ scale)"));
@@ -836,14 +826,14 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     model.save_changes();
   };
 
-  overview.addEventListener("click", onOverviewClick);
-  overview.addEventListener("keydown", onOverviewKey);
-  detail.addEventListener("mouseover", onDetailMove);
-  detail.addEventListener("mousemove", onDetailMove);
-  detail.addEventListener("mouseleave", onDetailLeave);
-  detail.addEventListener("click", onDetailClick);
-  sortSel.addEventListener("change", onSort);
-  scoreSel.addEventListener("change", onScore);
+  shell.listen(overview, "click", onOverviewClick);
+  shell.listen(overview, "keydown", onOverviewKey);
+  shell.listen(detail, "mouseover", onDetailMove);
+  shell.listen(detail, "mousemove", onDetailMove);
+  shell.listen(detail, "mouseleave", onDetailLeave);
+  shell.listen(detail, "click", onDetailClick);
+  shell.listen(sortSel, "change", onSort);
+  shell.listen(scoreSel, "change", onScore);
 
   const redraw = coalesce(draw);
   const regrid = coalesce(() => {
@@ -861,44 +851,23 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     if (i !== own) pinned = typeof i === "number" && i >= 0 ? i : -1;
     applyFocus();
   };
-  const handlers: [string, () => void][] = [
-    ...["tokens", "thumbs", "detectors", "head_scores", "title", "theme"].map((k) => [`change:${k}`, redraw.schedule] as [string, () => void]),
-    ["change:sort_by", regrid.schedule],
-    ["change:detector", regrid.schedule],
-    ...["selected_layer", "selected_head", "head_pattern", "head_pattern_of", "line_view"].map(
-      (k) => [`change:${k}`, redetail.schedule] as [string, () => void],
-    ),
-    ["change:selected_token", onToken],
-    ["change:error", () => traitError.set(model.get("error"))],
-    ...ABLATION_TRAITS.map((k) => [`change:${k}`, syncAblate.schedule] as [string, () => void]),
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(redraw.cancel);
+  shell.cleanup(regrid.cancel);
+  shell.cleanup(redetail.cancel);
+  shell.cleanup(syncAblate.cancel);
+  shell.cleanup(() => panel.destroy());
+  for (const k of ["tokens", "thumbs", "detectors", "head_scores", "title", "theme"]) shell.on(`change:${k}`, redraw.schedule);
+  shell.on("change:sort_by", regrid.schedule);
+  shell.on("change:detector", regrid.schedule);
+  for (const k of ["selected_layer", "selected_head", "head_pattern", "head_pattern_of", "line_view"]) {
+    shell.on(`change:${k}`, redetail.schedule);
+  }
+  shell.on("change:selected_token", onToken);
+  for (const k of ABLATION_TRAITS) shell.on(`change:${k}`, syncAblate.schedule);
+  shell.watchTheme(draw);
 
   draw();
-  traitError.set(model.get("error"));
-
-  return () => {
-    redraw.cancel();
-    regrid.cancel();
-    redetail.cancel();
-    syncAblate.cancel();
-    panel.destroy();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    overview.removeEventListener("click", onOverviewClick);
-    overview.removeEventListener("keydown", onOverviewKey);
-    detail.removeEventListener("mouseover", onDetailMove);
-    detail.removeEventListener("mousemove", onDetailMove);
-    detail.removeEventListener("mouseleave", onDetailLeave);
-    detail.removeEventListener("click", onDetailClick);
-    sortSel.removeEventListener("change", onSort);
-    scoreSel.removeEventListener("change", onScore);
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

@@ -6,13 +6,12 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import { asMatrix, decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
-import { createProgress } from "../lib/progress";
 import { chooseKind, domainOf, makeScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { setScaleCss, type ThemeOption } from "../lib/theme";
 import { renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
 
@@ -61,22 +60,15 @@ const METHOD_NAMES: Record<string, string> = {
 };
 
 function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-attribution");
-  let lastBg = ""; // background the colours were computed for
-  const header = document.createElement("div");
-  header.className = "iw-header";
+  const shell = createViewShell(el, model, "iw-attribution");
+  const { root, summary, dataError, addPair } = shell;
   const select = document.createElement("select");
   select.className = "iw-method";
   select.setAttribute("aria-label", "attribution method");
   const rowSelect = document.createElement("select");
   rowSelect.className = "iw-row-select";
   rowSelect.setAttribute("aria-label", "target");
-  const summary = document.createElement("div");
-  summary.className = "iw-summary";
   const legendSlot = document.createElement("div");
-  const progress = createProgress();
-  const dataError = createErrorBox();
-  const traitError = createErrorBox();
   const body = document.createElement("div");
   body.className = "iw-body";
   const tokensEl = document.createElement("div");
@@ -84,8 +76,8 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
   body.appendChild(tokensEl);
   const hint = document.createElement("div");
   hint.className = "iw-hint";
-  header.append(select, rowSelect, summary, legendSlot);
-  root.append(header, progress.el, traitError.el, dataError.el, body, hint);
+  shell.header.replaceChildren(select, rowSelect, summary, legendSlot);
+  root.append(body, hint);
 
   let row = 0; // which target (row of scores) is shown; local to this view
   let nRows = 1;
@@ -99,21 +91,8 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     return typeof tp === "number" ? tp : -1;
   };
 
-  const addPair = (k: string, v: string) => {
-    const wrap = document.createElement("span");
-    const ks = document.createElement("span");
-    ks.className = "iw-k";
-    ks.textContent = k;
-    const vs = document.createElement("span");
-    vs.className = "iw-v";
-    vs.textContent = v;
-    wrap.append(ks, vs);
-    summary.appendChild(wrap);
-  };
-
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    const resolved = shell.theme();
     const tokens = model.get("tokens") ?? [];
     const promptLen = Number(model.get("prompt_len") ?? tokens.length);
     const method = model.get("method") ?? "";
@@ -198,8 +177,6 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       const limit = target >= 0 ? Math.min(target, matrix.cols) : matrix.cols;
       const slice = Array.prototype.slice.call(matrix.data, rowOffset, rowOffset + Math.max(limit, 1)) as number[];
       const kind = chooseKind("auto", slice);
-      const resolved = resolveTheme(root, theme);
-    lastBg = resolved.background;
       const scale = makeScale({
         kind,
         domain: domainOf(kind, slice),
@@ -261,14 +238,10 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
   };
 
   const syncBusy = () => {
-    const busy = !!model.get("busy");
-    root.dataset.busy = String(busy);
+    const busy = shell.syncBusy();
     select.disabled = !model.get("interactive") || busy;
     rowSelect.disabled = busy;
-    progress.set(busy, Number(model.get("progress") ?? 0));
   };
-
-  const showTraitError = () => traitError.set(model.get("error"));
 
   const onClick = (ev: Event) => {
     const span = tokenFromEvent(ev, root);
@@ -299,12 +272,12 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     row = Number(rowSelect.value) || 0;
     draw();
   };
-  body.addEventListener("click", onClick);
-  body.addEventListener("keydown", onKey);
-  select.addEventListener("change", onMethod);
-  rowSelect.addEventListener("change", onRow);
+  shell.listen(body, "click", onClick);
+  shell.listen(body, "keydown", onKey);
+  shell.listen(select, "change", onMethod);
+  shell.listen(rowSelect, "change", onRow);
 
-  const removeTooltip = attachTooltip(root, (span) => {
+  shell.cleanup(attachTooltip(root, (span) => {
     const i = Number(span.dataset.index);
     const promptLen = Number(model.get("prompt_len") ?? 0);
     const target = currentTarget();
@@ -317,36 +290,18 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       row: nRows > 1 ? (model.get("row_labels") ?? [])[row] : undefined,
       extra,
     };
-  });
+  }));
 
   const redraw = coalesce(draw);
-  const handlers: [string, () => void][] = [
-    ...DATA_TRAITS.map((k) => [`change:${k}`, redraw.schedule] as [string, () => void]),
-    ["change:busy", syncBusy],
-    ["change:selected_token", markSelected],
-    ["change:progress", syncBusy],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(redraw.cancel);
+  for (const k of DATA_TRAITS) shell.on(`change:${k}`, redraw.schedule);
+  shell.on("change:busy", syncBusy);
+  shell.on("change:selected_token", markSelected);
+  shell.on("change:progress", syncBusy);
+  shell.watchTheme(draw);
 
   draw();
-  showTraitError();
-
-  return () => {
-    redraw.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    body.removeEventListener("click", onClick);
-    body.removeEventListener("keydown", onKey);
-    select.removeEventListener("change", onMethod);
-    rowSelect.removeEventListener("change", onRow);
-    removeTooltip();
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

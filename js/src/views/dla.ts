@@ -9,11 +9,11 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { renderLegend } from "../lib/legend";
 import { domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
 import { createTooltip } from "../lib/tooltip";
 
@@ -131,22 +131,17 @@ function span(cls: string, text: string): HTMLSpanElement {
 }
 
 function render({ model, el }: Pick<RenderProps<DlaModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-dla");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-
-  const header = document.createElement("div");
-  header.className = "iw-header";
+  // The header is rebuilt by each draw (title, summary, legend): the shell's title and summary
+  // are replaced there.
+  const shell = createViewShell(el, model, "iw-dla", CSS, { progress: false });
+  const { root, header, dataError } = shell;
   const context = document.createElement("div");
   context.className = "iw-dla-context";
-  const traitError = createErrorBox();
-  const dataError = createErrorBox();
   const main = document.createElement("div");
   main.className = "iw-dla-main";
   const foot = document.createElement("div");
   foot.className = "iw-dla-foot";
-  root.append(header, traitError.el, dataError.el, context, main, foot);
+  root.append(context, main, foot);
   const tip = createTooltip(root);
 
   const canvas = document.createElement("canvas");
@@ -157,7 +152,6 @@ function render({ model, el }: Pick<RenderProps<DlaModel>, "model" | "el">): () 
   let colors = { bg: "#ffffff", fg: "#1f2328", accent: "#0969da" };
   let hover: [number, number] | null = null;
   let labels: HTMLElement[] = [];
-  let lastBg = "";
 
   /** Paint every head cell (1 px gaps in the background colour), then the outlines. */
   const paint = () => {
@@ -197,11 +191,8 @@ function render({ model, el }: Pick<RenderProps<DlaModel>, "model" | "el">): () 
   };
 
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
-    const resolved = resolveTheme(root, theme);
+    const resolved = shell.theme();
     root.dataset.iwDark = String(resolved.dark);
-    lastBg = resolved.background;
     const cs = typeof getComputedStyle === "function" ? getComputedStyle(root) : null;
     const accent = cs?.getPropertyValue("--iw-accent").trim();
     colors = {
@@ -428,9 +419,9 @@ function render({ model, el }: Pick<RenderProps<DlaModel>, "model" | "el">): () 
     model.set("selected_head", same ? -1 : cell[1]);
     model.save_changes();
   };
-  canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", onLeave);
-  canvas.addEventListener("click", onClick);
+  shell.listen(canvas, "mousemove", onMove);
+  shell.listen(canvas, "mouseleave", onLeave);
+  shell.listen(canvas, "click", onClick);
 
   const onRowOver = (ev: Event) => {
     const row = (ev.target as Element | null)?.closest?.(".iw-dla-layer") as HTMLElement | null;
@@ -450,42 +441,22 @@ function render({ model, el }: Pick<RenderProps<DlaModel>, "model" | "el">): () 
     );
   };
   const onMainLeave = () => tip.hide();
-  main.addEventListener("mouseover", onRowOver);
-  main.addEventListener("mouseleave", onMainLeave);
-
-  const showTraitError = () => traitError.set(model.get("error"));
+  shell.listen(main, "mouseover", onRowOver);
+  shell.listen(main, "mouseleave", onMainLeave);
 
   // Several traits often change in one message: redraw once.
   const redraw = coalesce(draw);
   const DATA_TRAITS = ["tokens", "position", "target", "heads", "attn_bias", "mlp", "embed", "norm_bias",
     "lm_bias", "logit", "title", "theme"] as const;
-  const handlers: [string, () => void][] = [
-    ...DATA_TRAITS.map((k) => [`change:${k}`, redraw.schedule] as [string, () => void]),
-    ["change:selected_layer", markSelected],
-    ["change:selected_head", markSelected],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(() => tip.remove());
+  shell.cleanup(redraw.cancel);
+  for (const k of DATA_TRAITS) shell.on(`change:${k}`, redraw.schedule);
+  shell.on("change:selected_layer", markSelected);
+  shell.on("change:selected_head", markSelected);
+  shell.watchTheme(draw);
 
   draw();
-  showTraitError();
-
-  return () => {
-    redraw.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    canvas.removeEventListener("mousemove", onMove);
-    canvas.removeEventListener("mouseleave", onLeave);
-    canvas.removeEventListener("click", onClick);
-    main.removeEventListener("mouseover", onRowOver);
-    main.removeEventListener("mouseleave", onMainLeave);
-    stopTheme();
-    tip.remove();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

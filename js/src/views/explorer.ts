@@ -5,9 +5,8 @@
  * Python: interp_widgets/views/explorer.py (class ExplorerBar, same trait names).
  */
 import type { RenderProps } from "@anywidget/types";
-import { createErrorBox } from "../lib/error";
-import { createProgress } from "../lib/progress";
-import { createRoot, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
 
@@ -50,10 +49,8 @@ const CSS = `
 `;
 
 function render({ model, el }: Pick<RenderProps<ExplorerBarModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-explorer-bar");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
+  const shell = createViewShell(el, model, "iw-explorer-bar", CSS);
+  const { root } = shell;
 
   const form = document.createElement("div");
   form.className = "iw-form";
@@ -78,8 +75,6 @@ function render({ model, el }: Pick<RenderProps<ExplorerBarModel>, "model" | "el
   status.className = "iw-status";
   form.append(prompt, maxLabel, run, status);
 
-  const progress = createProgress();
-  const error = createErrorBox();
   const strip = document.createElement("div");
   strip.className = "iw-tokens iw-strip";
   const targets = document.createElement("div");
@@ -93,7 +88,8 @@ function render({ model, el }: Pick<RenderProps<ExplorerBarModel>, "model" | "el
   hint.className = "iw-hint";
   hint.textContent = "Click a token to select it in every panel · shift-click a continuation token to explain it.";
   targets.append(targetLabel, hint);
-  root.append(form, progress.el, error.el, strip, targets);
+  shell.header.replaceWith(form); // the prompt form is this bar's header
+  root.append(strip, targets);
 
   let spans: HTMLSpanElement[] = [];
   let dirty = false; // the reader edited the prompt box since Python last set it
@@ -157,20 +153,17 @@ function render({ model, el }: Pick<RenderProps<ExplorerBarModel>, "model" | "el
   };
 
   const syncBusy = () => {
-    const busy = !!model.get("busy");
+    const busy = shell.syncBusy();
     const live = !!model.get("interactive");
-    root.dataset.busy = String(busy);
     run.disabled = busy || !live;
     prompt.disabled = !live;
     maxNew.disabled = !live;
     targetSelect.disabled = busy || !live;
-    progress.set(busy, Number(model.get("progress") ?? 0));
     status.textContent = model.get("status") ?? "";
   };
   const syncTheme = () => {
     root.dataset.iwTheme = (model.get("theme") || "auto") as string;
   };
-  const showError = () => error.set(model.get("error"));
 
   const doRun = () => {
     if (model.get("busy") || !model.get("interactive")) return;
@@ -209,13 +202,13 @@ function render({ model, el }: Pick<RenderProps<ExplorerBarModel>, "model" | "el
   };
   const onTarget = () => setTarget(Number(targetSelect.value));
 
-  run.addEventListener("click", doRun);
-  strip.addEventListener("click", onClick);
-  prompt.addEventListener("keydown", onKey);
-  prompt.addEventListener("input", onInput);
-  maxNew.addEventListener("keydown", onKey);
-  targetSelect.addEventListener("change", onTarget);
-  const removeTooltip = attachTooltip(root, (span) => {
+  shell.listen(run, "click", doRun);
+  shell.listen(strip, "click", onClick);
+  shell.listen(prompt, "keydown", onKey);
+  shell.listen(prompt, "input", onInput);
+  shell.listen(maxNew, "keydown", onKey);
+  shell.listen(targetSelect, "change", onTarget);
+  shell.cleanup(attachTooltip(root, (span) => {
     const i = Number(span.dataset.index);
     const promptLen = Number(model.get("prompt_len") ?? 0);
     return {
@@ -223,41 +216,22 @@ function render({ model, el }: Pick<RenderProps<ExplorerBarModel>, "model" | "el
       index: i,
       extra: i >= promptLen ? "continuation (shift-click: explain it)" : "prompt",
     };
-  });
+  }));
 
-  const handlers: [string, () => void][] = [
-    ["change:tokens", drawStrip],
-    ["change:prompt_len", drawStrip],
-    ["change:selected_token", markSelected],
-    ["change:target_position", markTarget],
-    ["change:prompt", syncForm],
-    ["change:max_new_tokens", syncForm],
-    ["change:busy", syncBusy],
-    ["change:progress", syncBusy],
-    ["change:status", syncBusy],
-    ["change:interactive", syncBusy],
-    ["change:error", showError],
-    ["change:theme", syncTheme],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
+  shell.on("change:tokens", drawStrip);
+  shell.on("change:prompt_len", drawStrip);
+  shell.on("change:selected_token", markSelected);
+  shell.on("change:target_position", markTarget);
+  shell.on("change:prompt", syncForm);
+  shell.on("change:max_new_tokens", syncForm);
+  for (const k of ["busy", "progress", "status", "interactive"]) shell.on(`change:${k}`, syncBusy);
+  shell.on("change:theme", syncTheme);
 
   syncTheme();
   syncForm();
   drawStrip();
   syncBusy();
-  showError();
-
-  return () => {
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    run.removeEventListener("click", doRun);
-    strip.removeEventListener("click", onClick);
-    prompt.removeEventListener("keydown", onKey);
-    prompt.removeEventListener("input", onInput);
-    maxNew.removeEventListener("keydown", onKey);
-    targetSelect.removeEventListener("change", onTarget);
-    removeTooltip();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

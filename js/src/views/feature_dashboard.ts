@@ -15,15 +15,14 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import { decodeArray, decodeFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { logitListCss, renderLogitList } from "../lib/logit_list";
-import { createProgress } from "../lib/progress";
 import { createSection } from "../lib/section";
 import { chooseKind, domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { resolveTheme, setScaleCss, type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
 
@@ -261,11 +260,9 @@ export function renderLogHistogram(counts: ArrayLike<number>, edges: ArrayLike<n
 }
 
 function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-features");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-  let lastBg = "";
+  const shell = createViewShell(el, model, "iw-features", CSS);
+  const { root, dataError, traitError, addPair } = shell;
+  shell.title.textContent = "SAE features";
 
   const div = (cls: string, text?: string) => {
     const d = document.createElement("div");
@@ -274,14 +271,6 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     return d;
   };
 
-  // Header.
-  const header = div("iw-header");
-  const title = div("iw-title", "SAE features");
-  const summary = div("iw-summary");
-  header.append(title, summary);
-  const progress = createProgress();
-  const dataError = createErrorBox();
-  const traitError = createErrorBox();
   const staticNote = div("iw-note iw-static-note", "Static page: opening other features and prompt mode need Python; this page holds the open feature and the prompt below.");
 
   // The list.
@@ -354,7 +343,7 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
   const pfItems = div("iw-pf-items");
   promptSec.append(promptRow, promptTokens, promptNote, pfTitle, pfItems);
 
-  root.append(header, progress.el, traitError.el, dataError.el, staticNote, main, promptSec);
+  root.append(staticNote, main, promptSec);
 
   // ---- list state ------------------------------------------------------------------
   let density: ArrayLike<number> | null = null;
@@ -547,8 +536,7 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
       problems.push(`${off} example tokens but ${exampleData.length} activations`);
       exampleData = null;
     }
-    const resolved = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    lastBg = resolved.background;
+    const resolved = shell.theme();
     scale = null;
     if (exampleData && exampleData.length) {
       const kind = chooseKind("auto", exampleData);
@@ -693,38 +681,23 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
 
   // ---- sync --------------------------------------------------------------------------
   const drawHeader = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    root.dataset.iwTheme = model.get("theme") || "auto";
     const interactive = !!model.get("interactive");
     root.dataset.interactive = String(interactive);
     staticNote.hidden = interactive;
     promptInput.disabled = promptGo.disabled = !interactive;
-    summary.replaceChildren();
-    const pair = (k: string, v: string) => {
-      const wrap = document.createElement("span");
-      const ks = document.createElement("span");
-      ks.className = "iw-k";
-      ks.textContent = k;
-      const vs = document.createElement("span");
-      vs.className = "iw-v";
-      vs.textContent = v;
-      wrap.append(ks, vs);
-      summary.appendChild(wrap);
-    };
-    if (model.get("model_name")) pair("model", model.get("model_name"));
-    if (model.get("hook_name")) pair("hook", model.get("hook_name"));
-    pair("features", String(model.get("d_sae") ?? 0));
-    pair("corpus", `${model.get("n_texts") ?? 0} texts, ${model.get("n_tokens") ?? 0} tokens`);
+    shell.summary.replaceChildren();
+    if (model.get("model_name")) addPair("model", model.get("model_name"));
+    if (model.get("hook_name")) addPair("hook", model.get("hook_name"));
+    addPair("features", String(model.get("d_sae") ?? 0));
+    addPair("corpus", `${model.get("n_texts") ?? 0} texts, ${model.get("n_tokens") ?? 0} tokens`);
     if (document.activeElement !== search) search.value = model.get("search") ?? "";
   };
 
   const syncBusy = () => {
-    const busy = !!model.get("busy");
-    root.dataset.busy = String(busy);
-    progress.set(busy, Number(model.get("progress") ?? 0));
+    shell.syncBusy();
     drawPromptFeatures();
   };
-  const showTraitError = () => traitError.set(model.get("error"));
 
   const drawAll = () => {
     drawHeader();
@@ -778,7 +751,7 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     const row = t?.closest?.(".iw-fl-row") as HTMLElement | null;
     if (row && root.contains(row)) openFeature(Number(row.dataset.feature));
   };
-  list.addEventListener("click", onListClick);
+  shell.listen(list, "click", onListClick);
 
   let searchTimer: ReturnType<typeof setTimeout> | undefined;
   const onSearch = () => {
@@ -789,9 +762,10 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
       scroller.scrollTop = 0;
     }, 120);
   };
-  search.addEventListener("input", onSearch);
+  shell.listen(search, "input", onSearch);
+  shell.cleanup(() => clearTimeout(searchTimer));
   const onScroll = () => drawRows();
-  scroller.addEventListener("scroll", onScroll);
+  shell.listen(scroller, "scroll", onScroll);
 
   const submitPrompt = () => {
     if (!model.get("interactive") || model.get("busy")) return;
@@ -801,8 +775,8 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
   const onPromptKey = (ev: KeyboardEvent) => {
     if (ev.key === "Enter") submitPrompt();
   };
-  promptInput.addEventListener("keydown", onPromptKey);
-  promptGo.addEventListener("click", submitPrompt);
+  shell.listen(promptInput, "keydown", onPromptKey);
+  shell.listen(promptGo, "click", submitPrompt);
 
   const onPromptClick = (ev: Event) => {
     const t = ev.target as Element | null;
@@ -817,9 +791,9 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     model.set("selected_token", model.get("selected_token") === i ? -1 : i);
     model.save_changes();
   };
-  promptSec.addEventListener("click", onPromptClick);
+  shell.listen(promptSec, "click", onPromptClick);
 
-  const removeTooltip = attachTooltip(root, (span) => {
+  shell.cleanup(attachTooltip(root, (span) => {
     const i = Number(span.dataset.index);
     const line = span.closest(".iw-tokens") as HTMLElement | null;
     if (!line) return null;
@@ -842,46 +816,27 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
       value: span.dataset.value,
       row: inf ? `context ${e + 1} (text ${inf.text_index})` : undefined,
     };
-  });
+  }));
 
-  const on = (keys: string[], fn: () => void): [string, () => void][] => keys.map((k) => [`change:${k}`, fn]);
-  const handlers: [string, () => void][] = [
-    ...on(["d_sae", "density", "max_act", "search_ids", "token_table", "model_name", "hook_name", "n_tokens", "n_texts", "interactive"], listRedraw.schedule),
-    ...on(["sort_by", "sort_desc", "search"], sortRedraw.schedule),
-    ...on(["selected_feature", "feature_examples", "feature_hist", "feature_logits", "feature_stats", "theme"], featureRedraw.schedule),
-    ...on(["prompt", "prompt_tokens", "prompt_features", "prompt_feature_acts", "theme"], promptRedraw.schedule),
-    ["change:selected_token", drawPromptFeatures],
-    ["change:busy", syncBusy],
-    ["change:progress", syncBusy],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) {
-      drawFeature();
-      drawPrompt();
-    }
+  for (const r of [listRedraw, featureRedraw, promptRedraw, sortRedraw]) shell.cleanup(r.cancel);
+  const on = (keys: string[], fn: () => void) => {
+    for (const k of keys) shell.on(`change:${k}`, fn);
+  };
+  on(["d_sae", "density", "max_act", "search_ids", "token_table", "model_name", "hook_name", "n_tokens", "n_texts", "interactive"], listRedraw.schedule);
+  on(["sort_by", "sort_desc", "search"], sortRedraw.schedule);
+  on(["selected_feature", "feature_examples", "feature_hist", "feature_logits", "feature_stats", "theme"], featureRedraw.schedule);
+  on(["prompt", "prompt_tokens", "prompt_features", "prompt_feature_acts", "theme"], promptRedraw.schedule);
+  shell.on("change:selected_token", drawPromptFeatures);
+  shell.on("change:busy", syncBusy);
+  shell.on("change:progress", syncBusy);
+  shell.watchTheme(() => {
+    drawFeature();
+    drawPrompt();
   });
 
   drawAll();
-  showTraitError();
   scrollToSelected();
-
-  return () => {
-    for (const r of [listRedraw, featureRedraw, promptRedraw, sortRedraw]) r.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    clearTimeout(searchTimer);
-    list.removeEventListener("click", onListClick);
-    search.removeEventListener("input", onSearch);
-    scroller.removeEventListener("scroll", onScroll);
-    promptInput.removeEventListener("keydown", onPromptKey);
-    promptGo.removeEventListener("click", submitPrompt);
-    promptSec.removeEventListener("click", onPromptClick);
-    removeTooltip();
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

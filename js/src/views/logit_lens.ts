@@ -11,11 +11,11 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
 import { createTooltip } from "../lib/tooltip";
 
@@ -142,17 +142,10 @@ interface LensData {
 }
 
 function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-lens");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-  let lastBg = "";
+  const shell = createViewShell(el, model, "iw-lens", CSS, { progress: false });
+  const { root, title, dataError } = shell;
 
   // Header: title, mode switch, tracking input, legend.
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
   const modes = document.createElement("div");
   modes.className = "iw-modes";
   modes.setAttribute("role", "group");
@@ -188,10 +181,7 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
   busyEl.setAttribute("role", "status");
   busyEl.hidden = true;
   const legendSlot = document.createElement("div");
-  header.append(title, modes, trackSelect, form, busyEl, legendSlot);
-
-  const dataError = createErrorBox();
-  const traitError = createErrorBox();
+  shell.header.replaceChildren(title, modes, trackSelect, form, busyEl, legendSlot);
 
   // Body: layer labels | scrolling [canvas stage; token labels].
   const body = document.createElement("div");
@@ -216,7 +206,7 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
   body.append(layersEl, scroll);
   const hint = document.createElement("div");
   hint.className = "iw-hint";
-  root.append(header, traitError.el, dataError.el, body, hint);
+  root.append(body, hint);
   const tooltip = createTooltip(root);
 
   let data: LensData | null = null;
@@ -328,8 +318,7 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
   };
 
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    const resolved = shell.theme();
     const tokens = model.get("tokens") ?? [];
     const layers = model.get("layers") ?? [];
     const labels = model.get("tracked_labels") ?? [];
@@ -372,8 +361,6 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
       : "static view: tokens tracked before export are shown; tracking a new one needs the live widget";
 
     // Colours: probabilities in [0, 1] on a sequential scale that fades to the background.
-    const resolved = resolveTheme(root, theme);
-    lastBg = resolved.background;
     scale = makeScale({ kind: "sequential", domain: [0, 1], background: resolved.background, foreground: resolved.foreground, dark: resolved.dark });
     legendSlot.replaceChildren(renderLegend(scale, tracked && data?.track ? `p(${showToken(data.track.label)})` : "top-1 probability"));
 
@@ -439,8 +426,6 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     busyEl.hidden = !busy;
     busyEl.textContent = busy ? `tracking ${showToken(model.get("track_request") || "")}…` : "";
   };
-
-  const showTraitError = () => traitError.set(model.get("error"));
 
   // -- interaction ----------------------------------------------------------------------
 
@@ -580,53 +565,29 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     model.save_changes();
   };
 
-  stage.addEventListener("mousemove", onMove);
-  stage.addEventListener("mouseleave", onLeave);
-  stage.addEventListener("click", onStageClick);
-  stage.addEventListener("dblclick", onStageDblClick);
-  colsEl.addEventListener("click", onColClick);
-  colsEl.addEventListener("mouseover", onColOver);
-  colsEl.addEventListener("mouseleave", onLeave);
-  form.addEventListener("submit", onSubmit);
-  topBtn.addEventListener("click", onTop);
-  trackBtn.addEventListener("click", onTrack);
-  trackSelect.addEventListener("change", onPick);
+  shell.listen(stage, "mousemove", onMove);
+  shell.listen(stage, "mouseleave", onLeave);
+  shell.listen(stage, "click", onStageClick);
+  shell.listen(stage, "dblclick", onStageDblClick);
+  shell.listen(colsEl, "click", onColClick);
+  shell.listen(colsEl, "mouseover", onColOver);
+  shell.listen(colsEl, "mouseleave", onLeave);
+  shell.listen(form, "submit", onSubmit);
+  shell.listen(topBtn, "click", onTop);
+  shell.listen(trackBtn, "click", onTrack);
+  shell.listen(trackSelect, "change", onPick);
 
   const redraw = coalesce(draw);
-  const handlers: [string, () => void][] = [
-    ...DATA_TRAITS.map((k) => [`change:${k}`, redraw.schedule] as [string, () => void]),
-    ["change:selected_token", syncSelection],
-    ["change:busy", syncBusy],
-    ["change:track_request", syncBusy],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(redraw.cancel);
+  shell.cleanup(() => tooltip.remove());
+  for (const k of DATA_TRAITS) shell.on(`change:${k}`, redraw.schedule);
+  shell.on("change:selected_token", syncSelection);
+  shell.on("change:busy", syncBusy);
+  shell.on("change:track_request", syncBusy);
+  shell.watchTheme(draw);
 
   draw();
-  showTraitError();
-
-  return () => {
-    redraw.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    stage.removeEventListener("mousemove", onMove);
-    stage.removeEventListener("mouseleave", onLeave);
-    stage.removeEventListener("click", onStageClick);
-    stage.removeEventListener("dblclick", onStageDblClick);
-    colsEl.removeEventListener("click", onColClick);
-    colsEl.removeEventListener("mouseover", onColOver);
-    colsEl.removeEventListener("mouseleave", onLeave);
-    form.removeEventListener("submit", onSubmit);
-    topBtn.removeEventListener("click", onTop);
-    trackBtn.removeEventListener("click", onTrack);
-    trackSelect.removeEventListener("change", onPick);
-    tooltip.remove();
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

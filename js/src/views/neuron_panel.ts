@@ -9,15 +9,14 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import { decodeFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { format4, formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { logitListCss, renderLogitList } from "../lib/logit_list";
-import { createProgress } from "../lib/progress";
 import { createSection } from "../lib/section";
 import { chooseKind, domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { setScaleCss, type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
 
@@ -166,23 +165,10 @@ export function renderHistogram(counts: ArrayLike<number>, edges: ArrayLike<numb
 }
 
 function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-neuron");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-  let lastBg = "";
-
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
-  const summary = document.createElement("div");
-  summary.className = "iw-summary";
+  const shell = createViewShell(el, model, "iw-neuron", CSS);
+  const { root, title, summary, dataError, addPair } = shell;
   const legendSlot = document.createElement("div");
-  header.append(title, summary, legendSlot);
-  const progress = createProgress();
-  const dataError = createErrorBox();
-  const traitError = createErrorBox();
+  shell.header.append(legendSlot);
   const body = document.createElement("div");
   body.className = "iw-body-wrap";
 
@@ -214,7 +200,7 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
   logitSec.appendChild(logits);
   bottom.append(histSec, logitSec);
   body.append(textsSec, neuronsSec, examplesSec, bottom);
-  root.append(header, progress.el, traitError.el, dataError.el, body);
+  root.append(body);
 
   let textSpans: HTMLSpanElement[][] = [];
   let textOffsets: number[] = [];
@@ -222,21 +208,8 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
   let exampleOffsets: number[] = [];
   let exampleData: ArrayLike<number> | null = null;
 
-  const addPair = (k: string, v: string) => {
-    const wrap = document.createElement("span");
-    const ks = document.createElement("span");
-    ks.className = "iw-k";
-    ks.textContent = k;
-    const vs = document.createElement("span");
-    vs.className = "iw-v";
-    vs.textContent = v;
-    wrap.append(ks, vs);
-    summary.appendChild(wrap);
-  };
-
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    const resolved = shell.theme();
     const interactive = !!model.get("interactive");
     root.dataset.interactive = String(interactive);
     root.dataset.layer = String(model.get("layer"));
@@ -279,8 +252,6 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     const all: number[] = [];
     if (textData) for (let i = 0; i < textData.length; i++) all.push(textData[i]);
     if (exampleData) for (let i = 0; i < exampleData.length; i++) all.push(exampleData[i]);
-    const resolved = resolveTheme(root, theme);
-    lastBg = resolved.background;
     let scale: ColorScale | null = null;
     legendSlot.replaceChildren();
     if (all.length) {
@@ -419,13 +390,9 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
   };
 
   const syncBusy = () => {
-    const busy = !!model.get("busy");
-    root.dataset.busy = String(busy);
-    progress.set(busy, Number(model.get("progress") ?? 0));
+    const busy = shell.syncBusy();
     for (const b of neuronItems.querySelectorAll<HTMLButtonElement>("button")) b.disabled = busy || !model.get("interactive");
   };
-
-  const showTraitError = () => traitError.set(model.get("error"));
 
   const onClick = (ev: Event) => {
     if (!model.get("interactive") || model.get("busy")) return;
@@ -449,9 +416,9 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     model.set("selected_token", sel.length === 2 && sel[0] === row && sel[1] === pos ? [] : [row, pos]);
     model.save_changes();
   };
-  body.addEventListener("click", onClick);
+  shell.listen(body, "click", onClick);
 
-  const removeTooltip = attachTooltip(root, (span) => {
+  shell.cleanup(attachTooltip(root, (span) => {
     const i = Number(span.dataset.index);
     const line = span.closest(".iw-tokens") as HTMLElement | null;
     if (!line) return null;
@@ -468,7 +435,7 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
       value: span.dataset.value,
       row: inf ? `example ${e + 1} (text ${inf.text_index})` : undefined,
     };
-  });
+  }));
 
   const redraw = coalesce(draw);
   const schedule = redraw.schedule;
@@ -476,31 +443,16 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     drawNeurons();
     markSelected();
   };
-  const handlers: [string, () => void][] = [
-    ...DATA_TRAITS.map((k) => [`change:${k}`, schedule] as [string, () => void]),
-    ["change:selected_token", onNeurons],
-    ["change:neuron_list", onNeurons],
-    ["change:busy", syncBusy],
-    ["change:progress", syncBusy],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(redraw.cancel);
+  for (const k of DATA_TRAITS) shell.on(`change:${k}`, schedule);
+  shell.on("change:selected_token", onNeurons);
+  shell.on("change:neuron_list", onNeurons);
+  shell.on("change:busy", syncBusy);
+  shell.on("change:progress", syncBusy);
+  shell.watchTheme(draw);
 
   draw();
-  showTraitError();
-
-  return () => {
-    redraw.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    body.removeEventListener("click", onClick);
-    removeTooltip();
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

@@ -29,11 +29,11 @@ import {
   type AblationTraits,
 } from "../lib/ablation_panel";
 import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
 import { createTooltip } from "../lib/tooltip";
 
@@ -180,15 +180,10 @@ function span(cls: string, text: string): HTMLSpanElement {
 }
 
 function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-patching");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const traitError = createErrorBox();
-  const dataError = createErrorBox();
+  // The header is rebuilt by each draw (title, summary, legend): the shell's title and summary
+  // are replaced there.
+  const shell = createViewShell(el, model, "iw-patching", CSS, { progress: false });
+  const { root, header, dataError } = shell;
   const nanBox = document.createElement("div");
   nanBox.className = "iw-patch-nan";
   nanBox.hidden = true;
@@ -212,7 +207,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     caption: "heads switched off on the clean prompt",
   });
   body.append(gridWrap, side, panel.el);
-  root.append(header, traitError.el, dataError.el, nanBox, controls, body, hint);
+  root.append(nanBox, controls, body, hint);
   const tip = createTooltip(root);
 
   const canvas = document.createElement("canvas");
@@ -227,7 +222,6 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   let hover: [number, number] | null = null;
   let rowLabels: HTMLElement[] = [];
   let colLabels: HTMLElement[] = [];
-  let lastBg = "";
   /** For [layers, heads, positions]: the position shown (-1 = summed over positions). */
   let headPos = -1;
   /** A click in a static page: show why nothing happens. */
@@ -386,8 +380,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   };
 
   const syncBusy = () => {
-    const busy = !!model.get("busy");
-    root.dataset.busy = String(busy);
+    const busy = shell.syncBusy();
     posSelect.disabled = busy;
     const b = side.querySelector<HTMLElement>(".iw-patch-busy");
     if (b) b.hidden = !busy;
@@ -410,12 +403,9 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   };
 
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
-    const resolved = resolveTheme(root, theme);
+    const resolved = shell.theme();
     root.dataset.iwDark = String(resolved.dark);
     root.dataset.interactive = String(!!model.get("interactive"));
-    lastBg = resolved.background;
     const cs = typeof getComputedStyle === "function" ? getComputedStyle(root) : null;
     const accent = cs?.getPropertyValue("--iw-accent").trim();
     colors = {
@@ -651,13 +641,11 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     if (!Number.isFinite(headPos)) headPos = -1;
     draw();
   };
-  canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", onLeave);
-  canvas.addEventListener("click", onClick);
-  posSelect.addEventListener("change", onPos);
-  side.addEventListener("click", onSideClick);
-
-  const showTraitError = () => traitError.set(model.get("error"));
+  shell.listen(canvas, "mousemove", onMove);
+  shell.listen(canvas, "mouseleave", onLeave);
+  shell.listen(canvas, "click", onClick);
+  shell.listen(posSelect, "change", onPos);
+  shell.listen(side, "click", onSideClick);
   const onTop = () => {
     staticNote = false;
     drawSide();
@@ -670,41 +658,23 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   const syncAblate = coalesce(syncAblation);
   const DATA_TRAITS = ["values", "site", "positions", "method", "metric", "clean_metric", "corrupted_metric",
     "clean_tokens", "corrupted_tokens", "title", "interactive", "theme"] as const;
-  const handlers: [string, () => void][] = [
-    ...DATA_TRAITS.map((k) => [`change:${k}`, redraw.schedule] as [string, () => void]),
-    ["change:selected_cell", markSelected],
-    ["change:top_cell", side_.schedule],
-    ["change:top_tokens", side_.schedule],
-    ["change:top_probs", side_.schedule],
-    ["change:busy", syncBusy],
-    ["change:error", showTraitError],
-    ...ABLATION_TRAITS.map((k) => [`change:${k}`, syncAblate.schedule] as [string, () => void]),
-    ["change:n_model_heads", syncAblate.schedule],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(() => tip.remove());
+  shell.cleanup(redraw.cancel);
+  shell.cleanup(side_.cancel);
+  shell.cleanup(syncAblate.cancel);
+  shell.cleanup(() => panel.destroy());
+  for (const k of DATA_TRAITS) shell.on(`change:${k}`, redraw.schedule);
+  shell.on("change:selected_cell", markSelected);
+  shell.on("change:top_cell", side_.schedule);
+  shell.on("change:top_tokens", side_.schedule);
+  shell.on("change:top_probs", side_.schedule);
+  shell.on("change:busy", syncBusy);
+  for (const k of ABLATION_TRAITS) shell.on(`change:${k}`, syncAblate.schedule);
+  shell.on("change:n_model_heads", syncAblate.schedule);
+  shell.watchTheme(draw);
 
   draw();
-  showTraitError();
-
-  return () => {
-    redraw.cancel();
-    side_.cancel();
-    syncAblate.cancel();
-    panel.destroy();
-    side.removeEventListener("click", onSideClick);
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    canvas.removeEventListener("mousemove", onMove);
-    canvas.removeEventListener("mouseleave", onLeave);
-    canvas.removeEventListener("click", onClick);
-    posSelect.removeEventListener("change", onPos);
-    stopTheme();
-    tip.remove();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

@@ -15,10 +15,10 @@ import { schemeTableau10 } from "d3-scale-chromatic";
 import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { format4, formatShort } from "../lib/format";
-import { createProgress } from "../lib/progress";
 import { isDarkColor, makeScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { setScaleCss, type ThemeOption } from "../lib/theme";
 import { renderTokens } from "../lib/tokens";
 import { attachTooltip, createTooltip } from "../lib/tooltip";
 
@@ -214,23 +214,8 @@ function multiClassCss(nClasses: number, background: string, foreground: string)
 }
 
 function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-probe");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-  let lastBg = "";
-
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
-  const summary = document.createElement("div");
-  summary.className = "iw-summary";
-  header.append(title, summary);
-  const progress = createProgress();
-  const dataError = createErrorBox();
-  const traitError = createErrorBox();
-  traitError.el.classList.add("iw-trait-error");
+  const shell = createViewShell(el, model, "iw-probe", CSS);
+  const { root, title, dataError, addPair } = shell;
 
   const chartTitle = document.createElement("div");
   chartTitle.className = "iw-section-title";
@@ -275,8 +260,7 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
   const predBody = document.createElement("div");
   predBody.className = "iw-tokens iw-pred-body iw-body";
 
-  root.append(header, progress.el, traitError.el, dataError.el, chartTitle, chartSlot, chartLegend, chartHint,
-    predTitle, form, localError.el, predHead, predBody);
+  root.append(chartTitle, chartSlot, chartLegend, chartHint, predTitle, form, localError.el, predHead, predBody);
   const chartTip = createTooltip(root);
 
   let layers: ArrayLike<number> = [];
@@ -300,18 +284,6 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
     }
   };
 
-  const addPair = (k: string, v: string) => {
-    const wrap = document.createElement("span");
-    const ks = document.createElement("span");
-    ks.className = "iw-k";
-    ks.textContent = k;
-    const vs = document.createElement("span");
-    vs.className = "iw-v";
-    vs.textContent = v;
-    wrap.append(ks, vs);
-    summary.appendChild(wrap);
-  };
-
   let chartProblems: string[] = [];
   let predProblems: string[] = [];
   const showProblems = () => {
@@ -320,8 +292,7 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
   };
 
   const drawChart = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    root.dataset.iwTheme = model.get("theme") || "auto";
     root.dataset.interactive = String(!!model.get("interactive"));
     root.dataset.selectedLayer = String(model.get("selected_layer"));
     const problems: string[] = [];
@@ -336,7 +307,7 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
     showProblems();
     const classes = model.get("classes") ?? [];
     title.textContent = `Linear probe: ${classes.join(" vs ")}`;
-    summary.replaceChildren();
+    shell.summary.replaceChildren();
     if (model.get("model_name")) addPair("model", model.get("model_name"));
     addPair("position", String(model.get("position") ?? ""));
     addPair("examples", `${model.get("n_train") ?? 0} train, ${model.get("n_test") ?? 0} held out`);
@@ -353,8 +324,7 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
   };
 
   const drawPredictions = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    const resolved = shell.theme();
     const interactive = !!model.get("interactive");
     root.dataset.interactive = String(interactive);
     const classes = model.get("classes") ?? [];
@@ -385,8 +355,6 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
     predProblems = problems;
     showProblems();
 
-    const resolved = resolveTheme(root, theme);
-    lastBg = resolved.background;
     legendSlot.replaceChildren();
     last.replaceChildren();
     predBody.replaceChildren();
@@ -466,15 +434,11 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
   };
 
   const syncBusy = () => {
-    const busy = !!model.get("busy");
+    const busy = shell.syncBusy();
     const interactive = !!model.get("interactive");
-    root.dataset.busy = String(busy);
-    progress.set(busy, Number(model.get("progress") ?? 0));
     input.disabled = !interactive || busy;
     run.disabled = !interactive || busy;
   };
-
-  const showTraitError = () => traitError.set(model.get("error"));
 
   const onSubmit = (ev: Event) => {
     ev.preventDefault();
@@ -488,7 +452,7 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
     model.set("text", value);
     model.save_changes();
   };
-  form.addEventListener("submit", onSubmit);
+  shell.listen(form, "submit", onSubmit);
 
   const hitFromEvent = (ev: Event): SVGRectElement | null => {
     const t = ev.target as Element | null;
@@ -529,54 +493,36 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
     chartTip.show(rows, { left: r.left - rr.left, bottom: r.bottom - rr.top });
   };
   const onChartLeave = () => chartTip.hide();
-  chartSlot.addEventListener("click", onChartClick);
-  chartSlot.addEventListener("mousemove", onChartMove);
-  chartSlot.addEventListener("mouseleave", onChartLeave);
+  shell.listen(chartSlot, "click", onChartClick);
+  shell.listen(chartSlot, "mousemove", onChartMove);
+  shell.listen(chartSlot, "mouseleave", onChartLeave);
 
-  const removeTooltip = attachTooltip(root, (span) => {
+  shell.cleanup(attachTooltip(root, (span) => {
     if (!predBody.contains(span) || !preds) return null;
     const i = Number(span.dataset.index);
     const classes = model.get("classes") ?? [];
     const nC = classes.length;
     const lines = classes.map((c, k) => `P(${c}) = ${format4(preds![i * nC + k])}`);
     return { token: String(model.get("tokens")?.[i] ?? ""), index: i, extra: lines.join("\n") };
-  });
+  }));
 
   const chart = coalesce(drawChart);
   const predictions = coalesce(drawPredictions);
-  const handlers: [string, () => void][] = [
-    ...CHART_TRAITS.map((k) => [`change:${k}`, chart.schedule] as [string, () => void]),
-    ...PRED_TRAITS.map((k) => [`change:${k}`, predictions.schedule] as [string, () => void]),
-    ["change:text", () => {
-      if (document.activeElement !== input) input.value = model.get("text") ?? "";
-    }],
-    ["change:busy", syncBusy],
-    ["change:progress", syncBusy],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) drawPredictions();
+  shell.cleanup(chart.cancel);
+  shell.cleanup(predictions.cancel);
+  shell.cleanup(() => chartTip.remove());
+  for (const k of CHART_TRAITS) shell.on(`change:${k}`, chart.schedule);
+  for (const k of PRED_TRAITS) shell.on(`change:${k}`, predictions.schedule);
+  shell.on("change:text", () => {
+    if (document.activeElement !== input) input.value = model.get("text") ?? "";
   });
+  shell.on("change:busy", syncBusy);
+  shell.on("change:progress", syncBusy);
+  shell.watchTheme(drawPredictions);
 
   drawChart();
   drawPredictions();
-  showTraitError();
-
-  return () => {
-    chart.cancel();
-    predictions.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    form.removeEventListener("submit", onSubmit);
-    chartSlot.removeEventListener("click", onChartClick);
-    chartSlot.removeEventListener("mousemove", onChartMove);
-    chartSlot.removeEventListener("mouseleave", onChartLeave);
-    removeTooltip();
-    chartTip.remove();
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

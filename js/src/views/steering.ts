@@ -12,11 +12,10 @@
  * Python: interp_widgets/views/steering.py (same trait names).
  */
 import type { RenderProps } from "@anywidget/types";
-import { createErrorBox } from "../lib/error";
 import { formatShort } from "../lib/format";
-import { createProgress } from "../lib/progress";
 import { coalesce } from "../lib/schedule";
-import { createRoot, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { attachTooltip } from "../lib/tooltip";
 
 export interface SteeringModel {
@@ -198,19 +197,11 @@ class Column {
 }
 
 function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-steer");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
-  title.textContent = "Steering playground";
-  const summary = document.createElement("div");
-  summary.className = "iw-summary";
-  header.append(title, summary);
+  const shell = createViewShell(el, model, "iw-steer", CSS);
+  const { root, addPair } = shell;
+  shell.title.textContent = "Steering playground";
+  // The view has one error box, for the `error` trait: the shell's box for data problems goes.
+  shell.dataError.el.remove();
 
   const controls = document.createElement("div");
   controls.className = "iw-steer-controls";
@@ -268,33 +259,21 @@ function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">)
   row2.append(field("greedy", greedy), field("temperature", temperature), field("max tokens", maxTokens),
     field("seed", seed), go, stop);
   controls.append(prompt, row1, row2);
+  // The controls sit between the header and the progress bar.
+  shell.header.after(controls);
 
   const hint = document.createElement("div");
   hint.className = "iw-hint";
-  const progress = createProgress();
-  const errorBox = createErrorBox();
   const cols = document.createElement("div");
   cols.className = "iw-cols";
   const baseCol = new Column("iw-baseline");
   const steerCol = new Column("iw-steered");
   cols.append(baseCol.el, steerCol.el);
-  root.append(header, controls, progress.el, errorBox.el, cols, hint);
+  root.append(cols, hint);
 
   const inputs: (HTMLInputElement | HTMLTextAreaElement | HTMLButtonElement)[] = [
     prompt, slider, coefInput, greedy, temperature, maxTokens, seed, go, stop,
   ];
-
-  const addPair = (k: string, v: string) => {
-    const wrap = document.createElement("span");
-    const ks = document.createElement("span");
-    ks.className = "iw-k";
-    ks.textContent = k;
-    const vs = document.createElement("span");
-    vs.className = "iw-v";
-    vs.textContent = v;
-    wrap.append(ks, vs);
-    summary.appendChild(wrap);
-  };
 
   const setIfChanged = (input: HTMLInputElement | HTMLTextAreaElement, value: string) => {
     if (input.value !== value) input.value = value;
@@ -355,7 +334,7 @@ function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">)
   };
 
   const drawSummary = () => {
-    summary.replaceChildren();
+    shell.summary.replaceChildren();
     if (model.get("model_name")) addPair("model", String(model.get("model_name")));
     addPair("layer", `${model.get("layer")} (resid_post)`);
     addPair("‖v‖", formatShort(Number(model.get("vector_norm"))));
@@ -391,7 +370,7 @@ function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">)
 
   const syncBusy = () => {
     syncEnabled();
-    progress.set(!!model.get("busy"), Number(model.get("progress")) || 0);
+    shell.syncBusy();
   };
 
   const draw = () => {
@@ -400,7 +379,6 @@ function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">)
     syncSettings();
     drawColumns();
     syncBusy();
-    errorBox.set(model.get("error"));
   };
 
   // -- asking Python for work ------------------------------------------------------------
@@ -471,22 +449,16 @@ function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">)
     model.save_changes();
   };
 
-  const listeners: [EventTarget, string, EventListener][] = [
-    [slider, "input", onSliderInput],
-    [slider, "change", onSliderChange],
-    [coefInput, "change", onCoefChange],
-    [coefInput, "keydown", onFieldKey as EventListener],
-    [temperature, "keydown", onFieldKey as EventListener],
-    [maxTokens, "keydown", onFieldKey as EventListener],
-    [seed, "keydown", onFieldKey as EventListener],
-    [prompt, "keydown", onPromptKey as EventListener],
-    [go, "click", onGo],
-    [stop, "click", onStop],
-    [greedy, "change", onGreedy],
-  ];
-  for (const [t, ev, fn] of listeners) t.addEventListener(ev, fn);
+  shell.listen(slider, "input", onSliderInput);
+  shell.listen(slider, "change", onSliderChange);
+  shell.listen(coefInput, "change", onCoefChange);
+  for (const t of [coefInput, temperature, maxTokens, seed]) shell.listen(t, "keydown", onFieldKey);
+  shell.listen(prompt, "keydown", onPromptKey);
+  shell.listen(go, "click", onGo);
+  shell.listen(stop, "click", onStop);
+  shell.listen(greedy, "change", onGreedy);
 
-  const removeTooltip = attachTooltip(root, (span) => {
+  shell.cleanup(attachTooltip(root, (span) => {
     const col = span.closest(".iw-col");
     const i = Number(span.dataset.index);
     const steered = !!col?.classList.contains("iw-steered");
@@ -498,39 +470,25 @@ function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">)
       row: steered ? `steered (c = ${formatCoef(Number(model.get("generated_coefficient")))})` : "baseline",
       extra: steered && d >= 0 && i >= d ? "after the first difference from the baseline" : undefined,
     };
-  });
+  }));
 
   const redrawAll = coalesce(draw);
   const redrawCols = coalesce(drawColumns);
-  const handlers: [string, () => void][] = [
-    ["change:baseline_tokens", redrawCols.schedule],
-    ["change:steered_tokens", redrawCols.schedule],
-    ["change:generated_prompt", redrawCols.schedule],
-    ["change:generated_coefficient", redrawCols.schedule],
-    ["change:generation", redrawCols.schedule],
-    ["change:stopped", redrawCols.schedule],
-    ["change:busy", () => {
-      syncBusy();
-      redrawCols.schedule();
-    }],
-    ["change:progress", syncBusy],
-    ["change:error", () => errorBox.set(model.get("error"))],
-    ...settingSyncs.map(([k, fn]) => [`change:${k}`, fn] as [string, () => void]),
-    ...(["model_name", "layer", "vector_norm", "source", "interactive", "theme"] as const)
-      .map((k) => [`change:${k}`, redrawAll.schedule] as [string, () => void]),
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
+  shell.cleanup(redrawAll.cancel);
+  shell.cleanup(redrawCols.cancel);
+  for (const k of ["baseline_tokens", "steered_tokens", "generated_prompt", "generated_coefficient", "generation", "stopped"]) {
+    shell.on(`change:${k}`, redrawCols.schedule);
+  }
+  shell.on("change:busy", () => {
+    syncBusy();
+    redrawCols.schedule();
+  });
+  shell.on("change:progress", syncBusy);
+  for (const [k, fn] of settingSyncs) shell.on(`change:${k}`, fn);
+  for (const k of ["model_name", "layer", "vector_norm", "source", "interactive", "theme"]) shell.on(`change:${k}`, redrawAll.schedule);
 
   draw();
-
-  return () => {
-    redrawAll.cancel();
-    redrawCols.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    for (const [t, ev, fn] of listeners) t.removeEventListener(ev, fn);
-    removeTooltip();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

@@ -11,14 +11,13 @@ import type { RenderProps } from "@anywidget/types";
 import { interpolateLab } from "d3-interpolate";
 import { rgb } from "d3-color";
 import { asMatrix, decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { format4, formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
-import { createProgress } from "../lib/progress";
 import { createSection } from "../lib/section";
 import { domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createRoot, resolveTheme, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { createTooltip } from "../lib/tooltip";
 
 export interface SuperpositionModel {
@@ -143,19 +142,9 @@ export function compactList(xs: number[]): string {
 }
 
 function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-superposition");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
-  title.textContent = "Toy model of superposition";
-  const summary = document.createElement("div");
-  summary.className = "iw-summary";
-  header.append(title, summary);
+  const shell = createViewShell(el, model, "iw-superposition", CSS);
+  const { root, dataError, addPair } = shell;
+  shell.title.textContent = "Toy model of superposition";
 
   // Sliders.
   const controls = document.createElement("div");
@@ -182,10 +171,8 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
   const hint = document.createElement("span");
   hint.className = "iw-hint";
   controls.appendChild(hint);
-
-  const progress = createProgress();
-  const traitError = createErrorBox();
-  const dataError = createErrorBox();
+  // The sliders sit between the header and the progress bar.
+  shell.header.after(controls);
 
   const main = document.createElement("div");
   main.className = "iw-sp-main";
@@ -205,7 +192,7 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
   heatSec.append(canvas, heatLegend);
   const barSec = createSection("Feature norms ‖Wᵢ‖", "iw-sp-bars");
   main.append(dirSec, heatSec, barSec);
-  root.append(header, controls, progress.el, traitError.el, dataError.el, main);
+  root.append(main);
   const tip = createTooltip(root);
 
   let data: Data | null = null;
@@ -213,20 +200,6 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
   let cell = 10;
   let colors = { bg: "#ffffff", fg: "#1f2328", dark: false };
   let hover: [number, number] | null = null;
-  let lastBg = "";
-
-  const addPair = (k: string, v: string, cls = "") => {
-    const wrap = document.createElement("span");
-    if (cls) wrap.className = cls;
-    const ks = document.createElement("span");
-    ks.className = "iw-k";
-    ks.textContent = k;
-    const vs = document.createElement("span");
-    vs.className = "iw-v";
-    vs.textContent = v;
-    wrap.append(ks, vs);
-    summary.appendChild(wrap);
-  };
 
   const vector = (key: keyof SuperpositionModel, what: string, problems: string[]): ArrayLike<number> | null => {
     try {
@@ -507,18 +480,13 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
   };
 
   const syncBusy = () => {
-    const busy = !!model.get("busy");
-    root.dataset.busy = String(busy);
-    progress.set(busy, Number(model.get("progress") ?? 0));
+    shell.syncBusy();
     syncControls();
   };
 
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    const resolved = shell.theme();
     root.dataset.interactive = String(!!model.get("interactive"));
-    const resolved = resolveTheme(root, theme);
-    lastBg = resolved.background;
     colors = { bg: resolved.background, fg: resolved.foreground, dark: resolved.dark };
 
     const problems: string[] = [];
@@ -527,7 +495,7 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
 
     const n = Number(model.get("n_features") ?? 0);
     const h = Number(model.get("n_hidden") ?? 0);
-    summary.replaceChildren();
+    shell.summary.replaceChildren();
     addPair("features", String(n));
     addPair("hidden", String(h));
     addPair("represented", `${model.get("n_represented") ?? 0} of ${n}`, "iw-sp-represented");
@@ -573,10 +541,10 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
     model.set("importance_decay", d);
     model.save_changes();
   };
-  sp.input.addEventListener("input", onSparsityInput);
-  sp.input.addEventListener("change", onSparsityChange);
-  imp.input.addEventListener("input", onImportanceInput);
-  imp.input.addEventListener("change", onImportanceChange);
+  shell.listen(sp.input, "input", onSparsityInput);
+  shell.listen(sp.input, "change", onSparsityChange);
+  shell.listen(imp.input, "input", onImportanceInput);
+  shell.listen(imp.input, "change", onImportanceChange);
 
   // Heatmap hover.
   const cellAt = (ev: MouseEvent): [number, number] | null => {
@@ -612,42 +580,21 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
     }
     tip.hide();
   };
-  canvas.addEventListener("mousemove", onMove);
-  canvas.addEventListener("mouseleave", onLeave);
+  shell.listen(canvas, "mousemove", onMove);
+  shell.listen(canvas, "mouseleave", onLeave);
+  shell.cleanup(() => tip.remove());
 
   const redraw = coalesce(draw);
-  const schedule = redraw.schedule;
-  const showTraitError = () => traitError.set(model.get("error"));
-  const handlers: [string, () => void][] = [
-    ...DATA_TRAITS.map((k) => [`change:${k}`, schedule] as [string, () => void]),
-    ["change:sparsity", syncControls],
-    ["change:importance_decay", syncControls],
-    ["change:busy", syncBusy],
-    ["change:progress", syncBusy],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(redraw.cancel);
+  for (const k of DATA_TRAITS) shell.on(`change:${k}`, redraw.schedule);
+  shell.on("change:sparsity", syncControls);
+  shell.on("change:importance_decay", syncControls);
+  shell.on("change:busy", syncBusy);
+  shell.on("change:progress", syncBusy);
+  shell.watchTheme(draw);
 
   draw();
-  showTraitError();
-
-  return () => {
-    redraw.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    sp.input.removeEventListener("input", onSparsityInput);
-    sp.input.removeEventListener("change", onSparsityChange);
-    imp.input.removeEventListener("input", onImportanceInput);
-    imp.input.removeEventListener("change", onImportanceChange);
-    canvas.removeEventListener("mousemove", onMove);
-    canvas.removeEventListener("mouseleave", onLeave);
-    tip.remove();
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

@@ -4,11 +4,11 @@
  */
 import type { RenderProps } from "@anywidget/types";
 import { asMatrix, decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
-import { createErrorBox } from "../lib/error";
 import { coalesce } from "../lib/schedule";
 import { renderLegend } from "../lib/legend";
 import { chooseKind, domainOf, makeScale } from "../lib/scale";
-import { createRoot, resolveTheme, setScaleCss, watchTheme, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { setScaleCss, type ThemeOption } from "../lib/theme";
 import { renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
 
@@ -27,24 +27,17 @@ export interface HeatmapModel {
 const DATA_TRAITS = ["tokens", "values", "row_labels", "scale", "value_range", "title", "theme"] as const;
 
 function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-heatmap");
-  let lastBg = ""; // background the colours were computed for
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
-  const dataError = createErrorBox();
-  const traitError = createErrorBox();
+  const shell = createViewShell(el, model, "iw-heatmap", "", { progress: false });
+  const { root, header, title, dataError } = shell;
   const body = document.createElement("div");
   body.className = "iw-body";
-  root.append(header, traitError.el, dataError.el, body);
+  root.append(body);
 
   let spansByRow: HTMLSpanElement[][] = [];
   let matrix: { rows: number; cols: number; data: ArrayLike<number> } | null = null;
 
   const draw = () => {
-    const theme = (model.get("theme") || "auto") as ThemeOption;
-    root.dataset.iwTheme = theme;
+    const resolved = shell.theme();
     const tokens = model.get("tokens") ?? [];
     const labels = model.get("row_labels") ?? [];
     title.textContent = model.get("title") ?? "";
@@ -96,8 +89,6 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
       return;
     }
 
-    const resolved = resolveTheme(root, theme);
-    lastBg = resolved.background;
     const range = model.get("value_range");
     const kind = chooseKind(model.get("scale"), matrix.data, range);
     const scale = makeScale({
@@ -151,8 +142,6 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
     }
   };
 
-  const showTraitError = () => traitError.set(model.get("error"));
-
   const onClick = (ev: Event) => {
     const span = tokenFromEvent(ev, root);
     if (!span) return;
@@ -160,9 +149,9 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
     model.set("selected_token", model.get("selected_token") === i ? -1 : i);
     model.save_changes();
   };
-  body.addEventListener("click", onClick);
+  shell.listen(body, "click", onClick);
 
-  const removeTooltip = attachTooltip(root, (span) => {
+  shell.cleanup(attachTooltip(root, (span) => {
     const i = Number(span.dataset.index);
     const line = span.closest(".iw-tokens") as HTMLElement | null;
     const r = Number(line?.dataset.row ?? 0);
@@ -174,33 +163,17 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
       value: span.dataset.value,
       row: rows > 1 || labels.length ? labels[r] ?? `row ${r}` : undefined,
     };
-  });
+  }));
 
   // Several traits often change in one message: redraw once.
   const redraw = coalesce(draw);
-  const schedule = redraw.schedule;
-  const handlers: [string, () => void][] = [
-    ...DATA_TRAITS.map((k) => [`change:${k}`, schedule] as [string, () => void]),
-    ["change:selected_token", markSelected],
-    ["change:error", showTraitError],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
-  const stopTheme = watchTheme(() => {
-    const { background } = resolveTheme(root, (model.get("theme") || "auto") as ThemeOption);
-    if (background !== lastBg) draw();
-  });
+  shell.cleanup(redraw.cancel);
+  for (const k of DATA_TRAITS) shell.on(`change:${k}`, redraw.schedule);
+  shell.on("change:selected_token", markSelected);
+  shell.watchTheme(draw);
 
   draw();
-  showTraitError();
-
-  return () => {
-    redraw.cancel();
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    body.removeEventListener("click", onClick);
-    removeTooltip();
-    stopTheme();
-    root.remove();
-  };
+  return shell.dispose;
 }
 
 export default { render };

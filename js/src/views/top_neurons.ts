@@ -5,9 +5,9 @@
  * Python: interp_widgets/views/top_neurons.py (same trait names).
  */
 import type { RenderProps } from "@anywidget/types";
-import { createErrorBox } from "../lib/error";
 import { formatShort } from "../lib/format";
-import { createRoot, type ThemeOption } from "../lib/theme";
+import { createViewShell } from "../lib/shell";
+import { type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
 
 export interface Hit {
@@ -56,25 +56,15 @@ const CSS = `
 `;
 
 function render({ model, el }: Pick<RenderProps<TopNeuronsModel>, "model" | "el">): () => void {
-  const root = createRoot(el, "iw-top-neurons");
-  const style = document.createElement("style");
-  style.textContent = CSS;
-  root.appendChild(style);
-  const header = document.createElement("div");
-  header.className = "iw-header";
-  const title = document.createElement("div");
-  title.className = "iw-title";
-  const at = document.createElement("div");
-  at.className = "iw-summary";
-  header.append(title, at);
-  const error = createErrorBox();
+  const shell = createViewShell(el, model, "iw-top-neurons", CSS, { progress: false });
+  const { root, title, summary: at } = shell;
   const strip = document.createElement("div");
   strip.className = "iw-tokens iw-strip";
   const list = document.createElement("div");
   list.className = "iw-list";
   const effects = document.createElement("div");
   effects.className = "iw-effects";
-  root.append(header, error.el, strip, list, effects);
+  root.append(strip, list, effects);
 
   let spans: HTMLSpanElement[] = [];
   const drawStrip = () => {
@@ -210,37 +200,20 @@ function render({ model, el }: Pick<RenderProps<TopNeuronsModel>, "model" | "el"
     model.set("selected_neuron", [Number(row.dataset.layer), Number(row.dataset.index)]);
     model.save_changes();
   };
-  const syncBusy = () => {
-    root.dataset.busy = String(!!model.get("busy"));
-  };
-  strip.addEventListener("click", onStrip);
-  list.addEventListener("click", onList);
+  shell.listen(strip, "click", onStrip);
+  shell.listen(list, "click", onList);
 
-  const handlers: [string, () => void][] = [
-    ["change:tokens", drawStrip],
-    ["change:theme", drawStrip],
-    ["change:selected_token", () => { markSelected(); drawList(); }],
-    ["change:neurons", drawList],
-    ["change:neurons_at", drawList],
-    ["change:selected_neuron", drawList],
-    ["change:promoted", drawEffects],
-    ["change:suppressed", drawEffects],
-    ["change:title", drawList],
-    ["change:busy", () => { syncBusy(); drawList(); }],
-    ["change:error", () => error.set(model.get("error"))],
-  ];
-  for (const [ev, fn] of handlers) model.on(ev, fn);
+  shell.on("change:tokens", drawStrip);
+  shell.on("change:theme", drawStrip);
+  shell.on("change:selected_token", () => { markSelected(); drawList(); });
+  for (const k of ["neurons", "neurons_at", "selected_neuron", "title"]) shell.on(`change:${k}`, drawList);
+  shell.on("change:promoted", drawEffects);
+  shell.on("change:suppressed", drawEffects);
+  shell.on("change:busy", () => { shell.syncBusy(); drawList(); });
   drawStrip();
   drawList();
-  syncBusy();
-  error.set(model.get("error"));
-
-  return () => {
-    for (const [ev, fn] of handlers) model.off(ev, fn);
-    strip.removeEventListener("click", onStrip);
-    list.removeEventListener("click", onList);
-    root.remove();
-  };
+  shell.syncBusy();
+  return shell.dispose;
 }
 
 export default { render };
