@@ -147,6 +147,11 @@ def attribute(
     n_prompt = len(prompt_ids)
     targets = _targets(model, ids, n_prompt, cont_ids, target, position, score)
 
+    if isinstance(baseline, np.ndarray):
+        baseline = torch.from_numpy(np.ascontiguousarray(baseline))
+    elif not (torch.is_tensor(baseline) or isinstance(baseline, (int, str))) or isinstance(baseline, bool):
+        raise ValueError(f"baseline must be 'eos', 'space', 'zero', a token id, or a tensor/array of embeddings "
+                         f"[{len(ids)}, {model.d_model}], got {type(baseline).__name__}")
     if keep_first is None:
         keep_first = isinstance(baseline, (int, str)) and baseline != "zero"
     kwargs = dict(baseline=baseline, keep_first=keep_first, n_steps=n_steps, tolerance=tolerance,
@@ -263,6 +268,8 @@ def baseline_embeddings(model: Model, ids: torch.Tensor, baseline, keep_first: b
     emb = model.embed(ids[None])[0].detach()
     if torch.is_tensor(baseline):
         base = baseline.to(emb.device, emb.dtype)
+        if base.ndim == 2 and base.shape[0] > emb.shape[0] and base.shape[1:] == emb.shape[1:]:
+            base = base[: emb.shape[0]]  # a target inside the continuation sees a prefix
         if base.shape != emb.shape:
             raise ValueError(f"a baseline tensor must have shape {tuple(emb.shape)}, got {tuple(base.shape)}")
         base = base.clone()
@@ -533,7 +540,9 @@ def _integrated_gradients(ev: _Evaluator, x0, x, *, n_steps, tolerance, atol, ma
         warnings.warn(
             f"integrated gradients did not converge: the attributions sum to {float(scores.sum()):.4g} but "
             f"F(x) - F(baseline) = {f_x - f_b:.4g} (completeness error {delta:.3g}, tolerance {tol:.3g}); "
-            f"{why}." + ("" if noise else " Raise max_evals, or try another baseline."), IGConvergenceWarning, stacklevel=4)
+            f"{why}." + (" Leave n_steps unset (adaptive) or raise it." if n_steps is not None
+                         else "" if noise else " Raise max_evals, or try another baseline."),
+            IGConvergenceWarning, stacklevel=4)
     info = {"intervals": len(sums), "tolerance": tol, "error_bound": sum(abs(err(iv)) for iv in sums),
             "min_interval": min(b - a for a, b in sums)}
     return scores.float().cpu().numpy(), delta, f_x, f_b, info

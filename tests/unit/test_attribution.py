@@ -73,6 +73,18 @@ def test_ig_completeness_at_64_steps(tiny_causal, baseline):
     assert a.target_value[0] == pytest.approx(_logit(m, m.embed(ids)[0], _target_id(m)), abs=1e-4)
 
 
+def test_baseline_as_numpy_array_or_bad_type(tiny_causal):
+    m = tiny_causal
+    base = 0.5 * m.embed(m.to_tokens(PROMPT))[0].detach()
+    a = iw.attribute(m, PROMPT, target=" dog", n_steps=8, baseline=base)
+    b = iw.attribute(m, PROMPT, target=" dog", n_steps=8, baseline=base.numpy())
+    np.testing.assert_array_equal(a.scores, b.scores)
+    with pytest.raises(ValueError, match=r"baseline must be .*got list"):
+        iw.attribute(m, PROMPT, target=" dog", baseline=[0.0, 1.0])
+    with pytest.raises(ValueError, match="must have shape"):
+        iw.attribute(m, PROMPT, target=" dog", baseline=base.numpy()[:, :4])
+
+
 def test_ig_zero_baseline_converges_adaptively(tiny_causal):
     """All-zero embeddings put RMSNorm/LayerNorm inputs near 0, a sharp transition at the
     start of the path; the adaptive integrator still meets the tolerance."""
@@ -106,8 +118,10 @@ def test_ig_adaptive_refines_a_sharp_path(tiny_tokenizer):
     def sharp(logits):  # jumps by ~20 where the logit crosses the midpoint
         return 10 * torch.tanh(200 * (logits[:, tok] - mid))
 
-    with pytest.warns(IGConvergenceWarning, match="n_steps=16"):
+    with pytest.warns(IGConvergenceWarning, match="n_steps=16") as rec:
         fixed = iw.attribute(m, PROMPT, target=sharp, n_steps=16)
+    advice = str(rec[0].message)
+    assert "Leave n_steps unset" in advice and "max_evals" not in advice  # max_evals does nothing here
     adaptive = iw.attribute(m, PROMPT, target=sharp)
     span = abs(adaptive.target_value[0] - adaptive.baseline_value[0])
     assert abs(fixed.delta[0]) > 0.05 * span
