@@ -38,7 +38,9 @@ class _Site:
     """Where a hook point lives: a module and which tensor of it.
 
     where: "out" (the module's output, or its first element), "in" (its first input),
-    "pattern" (the attention probabilities computed inside the attention module).
+    "pattern" (the attention probabilities computed inside the attention module),
+    "normalized" (a norm module's input, centred (LayerNorm) and divided by its scale, before
+    the norm's weight and bias: TransformerLens's ``hook_normalized``).
     heads: reshape the last dimension into [n_heads, d_head] for the user (hook_z).
     """
 
@@ -250,7 +252,9 @@ class Model:
     ``blocks.{l}.hook_resid_pre``, ``blocks.{l}.attn.hook_pattern`` ``[batch, head, query,
     key]``, ``blocks.{l}.attn.hook_z`` ``[batch, pos, head, d_head]``,
     ``blocks.{l}.hook_attn_out``, ``blocks.{l}.hook_resid_mid``, ``blocks.{l}.mlp.hook_post``,
-    ``blocks.{l}.hook_mlp_out``, ``blocks.{l}.hook_resid_post``, ``ln_final.hook_normalized``.
+    ``blocks.{l}.hook_mlp_out``, ``blocks.{l}.hook_resid_post``, ``ln_final.hook_normalized``
+    (the final norm's input divided by its scale, before the weight, as in TransformerLens) and
+    ``ln_final.hook_out`` (the final norm's output: what the unembedding reads).
     """
 
     def __init__(self, hf_model: nn.Module, tokenizer, name: Optional[str] = None):
@@ -319,7 +323,10 @@ class Model:
             for suffix, site in self.family.block_sites(block, self.n_heads).items():
                 sites[f"blocks.{layer}.{suffix}"] = site
         if self.family.final_norm is not None:
-            sites["ln_final.hook_normalized"] = _Site(self.family.final_norm(self.base), "out")
+            norm = self.family.final_norm(self.base)
+            if _norm_kind(norm) is not None:
+                sites["ln_final.hook_normalized"] = _Site(norm, "normalized")
+            sites["ln_final.hook_out"] = _Site(norm, "out")
         return sites
 
     def resolve(self, name: str) -> str:
@@ -419,6 +426,8 @@ class Model:
                     pattern_modules.append((id(site.module), (name, fn)))
                 elif site.where == "out":
                     handles.append(site.module.register_forward_hook(_out_hook(name, fn)))
+                elif site.where == "normalized":
+                    handles.append(site.module.register_forward_hook(_normalized_hook(name, fn), with_kwargs=True))
                 else:
                     handles.append(site.module.register_forward_pre_hook(
                         _in_hook(name, fn, site.heads), with_kwargs=True))
@@ -511,6 +520,54 @@ def _out_hook(name, fn):
         new = fn(t, name)
         if new is not None:
             return _replace_first(output, new)
+    return hook
+
+
+def _norm_kind(module: nn.Module) -> Optional[str]:
+    """"layer" (centres, then divides by the std) or "rms" (divides by the root mean square)
+    for the norms of the supported families; None for a norm we cannot split."""
+    cls = type(module).__name__
+    if "RMS" in cls:
+        return "rms"
+    if isinstance(module, nn.LayerNorm) or cls.endswith("LayerNorm"):
+        return "layer"
+    return None
+
+
+def _norm_eps(module: nn.Module) -> float:
+    for key in ("variance_epsilon", "eps"):
+        v = getattr(module, key, None)
+        if isinstance(v, (int, float)):
+            return float(v)
+    return 1e-5
+
+
+def _normalize(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The norm's input divided by its scale (centred first for LayerNorm), in float32 as the
+    HF norms compute it, returned in the input's dtype."""
+    xf = x.float()
+    if _norm_kind(module) == "layer":
+        xf = xf - xf.mean(-1, keepdim=True)
+    return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + _norm_eps(module))).to(x.dtype)
+
+
+def _norm_affine(module: nn.Module, n: torch.Tensor) -> torch.Tensor:
+    """The norm's output for normalized values ``n``: its weight (Gemma: 1 + weight) and bias."""
+    w, b = getattr(module, "weight", None), getattr(module, "bias", None)
+    out = n
+    if w is not None:
+        out = n.float() * (1.0 + w.float()) if "Gemma" in type(module).__name__ else w * n
+    if b is not None:
+        out = out + b
+    return out.to(n.dtype)
+
+
+def _normalized_hook(name, fn):
+    def hook(module, args, kwargs, output):
+        x = args[0] if args else next(iter(kwargs.values()))
+        new = fn(_normalize(module, x), name)
+        if new is not None:
+            return _replace_first(output, _norm_affine(module, new))
     return hook
 
 

@@ -37,10 +37,11 @@ SHORTHANDS = {
     "embed": "hook_embed",
     "pos_embed": "hook_pos_embed",
     "normalized": "ln_final.hook_normalized",
-    "ln_final": "ln_final.hook_normalized",
+    "ln_final": "ln_final.hook_out",
+    "ln_final_out": "ln_final.hook_out",
 }
 
-_GLOBAL_SHORTHANDS = ("embed", "pos_embed", "normalized", "ln_final")  # not per layer
+_GLOBAL_SHORTHANDS = ("embed", "pos_embed", "normalized", "ln_final", "ln_final_out")  # not per layer
 
 Names = Union[None, str, Sequence[str], Callable[[str], bool]]
 

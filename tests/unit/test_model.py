@@ -66,7 +66,7 @@ def test_residual_stream_decomposes(tiny_model):
             torch.testing.assert_close(g("hook_resid_post"), g("hook_resid_mid") + g("hook_mlp_out"), **tol)
     if m.is_causal:
         last = got[f"blocks.{m.n_layers - 1}.hook_resid_post"]
-        torch.testing.assert_close(got["ln_final.hook_normalized"], m.family.final_norm(m.base)(last), **tol)
+        torch.testing.assert_close(got["ln_final.hook_out"], m.family.final_norm(m.base)(last), **tol)
         torch.testing.assert_close(out, m.hf(m.to_tokens(TEXT)).logits, **tol)
 
 
@@ -262,3 +262,42 @@ def test_read_activations_matches_cache_and_stops_early(tiny_causal):
     torch.testing.assert_close(early["blocks.0.mlp.hook_post"].float(), cache["blocks.0.mlp.hook_post"].float())
     torch.testing.assert_close(both["blocks.-1.hook_resid_post"].float(), cache[last_name].float())
     # (no hook of ours is left: the autouse guard in conftest.py checks it after every test)
+
+
+def test_ln_final_normalized_is_transformerlens_s(tiny_model):
+    """``ln_final.hook_normalized`` is the final norm's input centred (LayerNorm) and divided
+    by its scale, before the weight and bias (TransformerLens's meaning); ``ln_final.hook_out``
+    is the norm's output. Writing the normalized values goes through the norm's weight/bias."""
+    m = tiny_model
+    if not m.is_causal:
+        assert not any(n.startswith("ln_final") for n in m.hook_names)  # BERT: no final norm
+        return
+    norm = m.family.final_norm(m.base)
+    ids = m.to_tokens(TEXT)
+    last = f"blocks.{m.n_layers - 1}.hook_resid_post"
+    got, out = _read(m, [last, "ln_final.hook_normalized", "ln_final.hook_out"], ids)
+    x = got[last].double()
+    if isinstance(norm, torch.nn.LayerNorm):  # GPT-2, NeoX
+        x = x - x.mean(-1, keepdim=True)
+        eps = norm.eps
+    else:
+        eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", None))
+    want = x / (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()  # written out by hand
+    tol = dict(atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(got["ln_final.hook_normalized"].double(), want, **tol)
+    w = norm.weight.double()
+    scale = 1 + w if "Gemma" in type(norm).__name__ else w
+    bias = norm.bias.double() if getattr(norm, "bias", None) is not None else 0.0
+    torch.testing.assert_close(got["ln_final.hook_out"].double(), want * scale + bias, **tol)
+    # writing: the same values change nothing; doubled ones double the weighted part
+    with m.hooks([("ln_final.hook_normalized", lambda t, n: t.clone())]):
+        torch.testing.assert_close(m(ids), out, atol=1e-5, rtol=1e-5)
+    seen = {}
+    with m.hooks([("ln_final.hook_normalized", lambda t, n: 2 * t),
+                  ("ln_final.hook_out", lambda t, n: seen.update(out=t.detach().clone()))]):
+        m(ids)
+    torch.testing.assert_close(seen["out"].double(), 2 * want * scale + bias, **tol)
+    assert _hook_count(m.hf) == 0
+    cache = iw.run_with_cache(m, TEXT)
+    torch.testing.assert_close(cache["normalized"], got["ln_final.hook_normalized"])
+    torch.testing.assert_close(cache["ln_final"], got["ln_final.hook_out"])
