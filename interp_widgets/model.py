@@ -10,6 +10,7 @@ context-managed mechanism (:meth:`Model.hooks`).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import re
@@ -364,8 +365,19 @@ class Model:
 
         Each token's text is the difference between decoding a short window ending with it
         and the same window without it (sentencepiece-style tokenizers strip a leading space
-        when a token is decoded alone)."""
+        when a token is decoded alone).
+
+        A character whose UTF-8 bytes are split across tokens (emoji, CJK, Hebrew on byte-level
+        tokenizers) is shown whole by the token that completes it; the tokens before show
+        their bytes of it as ``\\xNN`` (``"Café ☕"`` → ``..., " \\xe2", "\\x98", "☕"``), so no
+        token is blank or a bare ``�``. Only there does the join differ from the text."""
         ids = [int(i) for i in (ids.flatten().tolist() if torch.is_tensor(ids) else ids)]
+        out = self._window_pieces(ids)
+        if any(p == "" or "\ufffd" in p for p in out):
+            out = self._mend_split_characters(ids, out)
+        return out
+
+    def _window_pieces(self, ids: list[int]) -> list[str]:
         out = []
         for i, tok in enumerate(ids):
             if i == 0:
@@ -379,6 +391,27 @@ class Model:
                 both = self.tokenizer.decode(window + [tok])
                 piece = both[len(before):] if both.startswith(before) else self.tokenizer.decode([tok])
             out.append(piece)
+        return out
+
+    def _mend_split_characters(self, ids: list[int], pieces: list[str]) -> list[str]:
+        """Re-derive the pieces of tokens that hold part of a character from their bytes."""
+        raws = self.tokenizer.convert_ids_to_tokens(ids)
+        out = list(pieces)
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        for i, raw in enumerate(raws):
+            data = _token_bytes(raw or "")
+            if data is None:  # not a byte-carrying token: leave it as decoded
+                decoder.reset()
+                continue
+            try:
+                text = decoder.decode(data)
+            except UnicodeDecodeError:
+                decoder.reset()
+                continue
+            pending = decoder.getstate()[0]
+            own = pending[-min(len(pending), len(data)):] if pending else b""
+            if pieces[i] == "" or "\ufffd" in pieces[i] or own:
+                out[i] = text + "".join(f"\\x{b:02x}" for b in own)
         return out
 
     def token_id(self, token: Union[str, int]) -> int:
@@ -508,6 +541,36 @@ def _replace_first(output, new):
     if isinstance(output, tuple):
         return (new,) + tuple(output[1:])
     return new
+
+
+def _byte_alphabet() -> dict[str, int]:
+    """The byte-level BPE alphabet (GPT-2 and its descendants): each byte is written as one
+    printable character; returns character -> byte."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + extra)] = b
+            extra += 1
+    return chars
+
+
+_BYTE_OF = _byte_alphabet()
+
+
+def _token_bytes(raw: str) -> Optional[bytes]:
+    """The bytes a vocabulary entry stands for: ``<0xE2>`` (sentencepiece byte fallback) or a
+    byte-level BPE string (``Ġâ`` = b" \\xe2"); None for anything else."""
+    if len(raw) == 6 and raw.startswith("<0x") and raw.endswith(">"):
+        try:
+            return bytes([int(raw[3:5], 16)])
+        except ValueError:
+            return None
+    if raw and all(c in _BYTE_OF for c in raw):
+        return bytes(_BYTE_OF[c] for c in raw)
+    return None
 
 
 class _StopForward(Exception):

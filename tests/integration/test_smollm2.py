@@ -103,3 +103,21 @@ def test_ig_half_precision_stops_at_the_rounding_floor():
     span = float(a.target_value[0] - a.baseline_value[0])
     assert abs(float(a.scores.sum()) - span - a.delta[0]) < 1e-2
     assert abs(a.delta[0]) < 0.5 * abs(span)
+
+
+@pytest.mark.parametrize("text", ["Café ☕ in München", "日本語のテキスト", "emoji 🎉🎉 end", "שלום עולם"])
+def test_str_tokens_of_characters_split_across_tokens(smollm2, text):
+    """Byte-level BPE splits these characters' UTF-8 bytes across tokens: every token still
+    shows something (no blank chip, no bare U+FFFD), the completing token shows the whole
+    character, the others their bytes as \\xNN, and without those the join is the text."""
+    import re
+
+    ids = smollm2.to_tokens(text)[0]
+    pieces = smollm2.to_str_tokens(ids)
+    assert len(pieces) == len(ids)
+    assert all(p != "" and "\ufffd" not in p for p in pieces), pieces
+    assert re.sub(r"\\x[0-9a-f]{2}", "", "".join(pieces)) == text
+    assert any(re.search(r"\\x[0-9a-f]{2}", p) for p in pieces)  # the text does split characters here
+    # a partial token shows its own bytes: ' \xe2' for the token 'Ġâ' of ' ☕'
+    if text.startswith("Café"):
+        assert pieces[3:6] == [" \\xe2", "\\x98", "☕"]
