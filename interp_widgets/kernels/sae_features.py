@@ -19,8 +19,8 @@ Padding, special tokens (BOS, EOS...) and the first position of each text are no
 with a BOS that position is the BOS; without one (SmolLM2's tokenizer adds none) the first
 token is the model's attention sink, whose residual norm is many times any other's and
 would top every feature's list. Tokens with a massive activation norm (above
-``outlier_factor`` x the batch median; SmolLM2 has a few such whitespace tokens) are left out
-too, as in ``train_sae``. The tokenised corpus (``int32``
+``outlier_factor`` x the batch median, default 2; SmolLM2 has a few such whitespace tokens) are
+left out too, as in ``train_sae`` (which, training on them, uses 10). The tokenised corpus (``int32``
 ids per text) and the vocabulary's strings are kept in the result, so contexts are cut on
 demand; the activations over a context window, the decoder direction's logit effects and
 prompt mode are recomputed on demand through the result's ``_source`` handle.
@@ -194,7 +194,7 @@ def sae_features(
     hist_range: tuple[float, float] = HIST_RANGE,
     search_logits: bool = True,
     cache_mb: float = 256,
-    outlier_factor: Optional[float] = 10.0,
+    outlier_factor: Optional[float] = 2.0,
     progress=None,
 ) -> SAEFeatures:
     """Statistics of every feature of ``sae`` over ``texts`` in one streaming pass.
@@ -214,10 +214,14 @@ def sae_features(
             needs no forward pass; texts beyond the budget are recomputed when asked for.
             ``0`` keeps nothing.
         outlier_factor: tokens whose activation norm exceeds this many times the batch's
-            median are not counted (massive activations: SmolLM2 makes some whitespace
-            tokens secondary attention sinks with ~50x the usual norm; an SAE is not trained
-            on them and their huge feature values would top every list); the result's
-            ``info["n_outliers"]`` counts them. ``None`` counts every token.
+            median are not counted (massive activations). Measured on SmolLM2's layer 8 over
+            150 docstrings (14,500 tokens): 99% of tokens lie within 1.5x the median; 1.6% —
+            lone spaces, some " the" and " True" — sit at 1.5-7x, where features reach ~200
+            against ~90 anywhere else, so at the old default of 10x every one of the top 12
+            features by max was a lone-space feature. 2x leaves those 1.6% out and the top of
+            the list becomes " copy", "www", digits, " exponent". The result's
+            ``info["n_outliers"]`` counts them (the dashboard shows it). ``None`` counts
+            every token.
         progress: ``None``/``True`` (a tqdm bar), ``False``, or a callable taking the
             fraction done.
 

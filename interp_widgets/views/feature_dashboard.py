@@ -80,6 +80,8 @@ class FeatureDashboard(BaseWidget):
     d_sae = traitlets.Int(0).tag(sync=True)
     n_tokens = traitlets.Int(0).tag(sync=True)
     n_texts = traitlets.Int(0).tag(sync=True)
+    # tokens left out of the statistics as massive activations (see iw.sae_features)
+    n_outliers = traitlets.Int(0).tag(sync=True)
     # The list: one entry per feature.
     density = traitlets.Instance(np.ndarray, allow_none=True).tag(sync=True, **array_serialization)
     max_act = traitlets.Instance(np.ndarray, allow_none=True).tag(sync=True, **array_serialization)
@@ -154,6 +156,7 @@ class FeatureDashboard(BaseWidget):
         with self._quiet():
             self.model_name, self.hook_name = str(r.model_name), str(r.hook_name)
             self.d_sae, self.n_tokens, self.n_texts = r.d_sae, int(r.n_tokens), int(r.n_texts)
+            self.n_outliers = int((r.info or {}).get("n_outliers", 0) or 0)
             self.density = r.density
             self.max_act = r.max_act
             self.token_table = [r.token(int(i)) for i in used]

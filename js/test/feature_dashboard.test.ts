@@ -129,6 +129,14 @@ describe("FeatureDashboard list", () => {
     expect(rowOrder(el)).toEqual([]);
   });
 
+  it("says how many massive-activation tokens the statistics left out", async () => {
+    const { el, model } = setup();
+    expect(el.querySelector(".iw-summary")!.textContent).not.toContain("left out");
+    model.push({ n_outliers: 229 });
+    await tick();
+    expect(el.querySelector(".iw-summary")!.textContent).toContain("left out229 massive-activation tokens");
+  });
+
   it("typing in the search box sets the search trait", async () => {
     const { el, model } = setup();
     const box = el.querySelector<HTMLInputElement>("input.iw-search")!;

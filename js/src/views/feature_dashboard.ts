@@ -62,6 +62,8 @@ export interface FeatureDashboardModel {
   d_sae: number;
   n_tokens: number;
   n_texts: number;
+  /** Tokens left out of the statistics as massive activations (optional for older states). */
+  n_outliers?: number;
   density: ArrayPayload | null;
   max_act: ArrayPayload | null;
   search_ids: ArrayPayload | null;
@@ -691,6 +693,12 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
     if (model.get("hook_name")) addPair("hook", model.get("hook_name"));
     addPair("features", String(model.get("d_sae") ?? 0));
     addPair("corpus", `${model.get("n_texts") ?? 0} texts, ${model.get("n_tokens") ?? 0} tokens`);
+    const outliers = Number(model.get("n_outliers") ?? 0);
+    if (outliers > 0) {
+      addPair("left out", `${outliers} massive-activation tokens`).title =
+        "tokens whose residual norm is far above the corpus median (attention-sink-like whitespace tokens); " +
+        "their huge feature values would top every list (iw.sae_features(outlier_factor=...))";
+    }
     if (document.activeElement !== search) search.value = model.get("search") ?? "";
   };
 
@@ -822,7 +830,7 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
   const on = (keys: string[], fn: () => void) => {
     for (const k of keys) shell.on(`change:${k}`, fn);
   };
-  on(["d_sae", "density", "max_act", "search_ids", "token_table", "model_name", "hook_name", "n_tokens", "n_texts", "interactive"], listRedraw.schedule);
+  on(["d_sae", "density", "max_act", "search_ids", "token_table", "model_name", "hook_name", "n_tokens", "n_texts", "n_outliers", "interactive"], listRedraw.schedule);
   on(["sort_by", "sort_desc", "search"], sortRedraw.schedule);
   on(["selected_feature", "feature_examples", "feature_hist", "feature_logits", "feature_stats", "theme"], featureRedraw.schedule);
   on(["prompt", "prompt_tokens", "prompt_features", "prompt_feature_acts", "theme"], promptRedraw.schedule);
