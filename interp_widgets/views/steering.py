@@ -198,6 +198,13 @@ class SteeringPlayground(BaseWidget):
         self.model.to_tokens(prompt)  # too long for the context -> ValueError now, not in the thread
         return dict(prompt=prompt, coefficient=c, max_tokens=n, greedy=greedy, temperature=t, seed=seed)
 
+    def to_html(self, path, title: Optional[str] = None):
+        """Write a self-contained HTML file of the playground. If nothing was generated yet
+        (and a prompt is set), generates both columns first, so the file shows them."""
+        if not self.busy and not self.baseline_tokens and not self.steered_tokens and self.prompt.strip():
+            self.run(wait=True)
+        return super().to_html(path, title=title)
+
     def run(self, wait: bool = True, **settings: Any) -> tuple[str, str]:
         """Generate both columns with the current settings (or the ones given: ``prompt``,
         ``coefficient``, ``max_tokens``, ``greedy``, ``temperature``, ``seed``, which are

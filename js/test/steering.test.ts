@@ -83,7 +83,10 @@ describe("SteeringPlayground view", () => {
     expect(q<HTMLButtonElement>("button.iw-stop").disabled).toBe(true); // nothing running
     expect(q(".iw-unit").textContent).toContain("93.4"); // |4| * 23.36
     expect(el.querySelector(".iw-summary")!.textContent).toContain("15 (resid_post)");
-    expect(q(".iw-empty").textContent).toBe("Nothing generated yet.");
+    expect(q(".iw-empty").textContent).toBe("Nothing generated yet: press Generate.");
+    // before any generation the steered column names the coefficient Generate would use
+    const titles = [...el.querySelectorAll(".iw-col-title")].map((t) => t.textContent);
+    expect(titles).toEqual(["baseline (c = 0)", "steered (c = +4)"]);
   });
 
   it("slider release sets the coefficient, saves and asks for a generation", () => {

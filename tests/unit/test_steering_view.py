@@ -292,3 +292,16 @@ def test_close_stops_the_generation(llama, vec):
     finally:
         h.remove()
     assert not our_hooks(llama)
+
+
+def test_to_html_generates_first_when_nothing_was_generated(llama, vec, tmp_path):
+    pg = SteeringPlayground(llama, vec, prompt=PROMPT, max_tokens=3)
+    assert pg.steered_tokens == [] and pg.generation == 0
+    path = pg.to_html(tmp_path / "pg.html")
+    assert len(pg.baseline_tokens) == len(pg.steered_tokens) == 3 and pg.generated_coefficient == pg.coefficient
+    html = path.read_text(encoding="utf-8")
+    assert '"generation": 1' in html or '"generation":1' in html
+    assert not our_hooks(llama)
+    # an export after a run does not generate again
+    pg.to_html(tmp_path / "again.html")
+    assert pg.generation == 1

@@ -348,12 +348,14 @@ function render({ model, el }: Pick<RenderProps<SteeringModel>, "model" | "el">)
     const gp = String(model.get("generated_prompt") ?? "");
     const started = (model.get("generation") ?? 0) > 0 || base.length > 0 || steered.length > 0;
     const emptyNote = (toks: readonly string[]) =>
-      toks.length ? "" : busy ? "" : started ? " (no tokens: end of text)" : gp ? "" : "Nothing generated yet.";
+      toks.length ? "" : busy ? "" : started ? " (no tokens: end of text)" : gp ? "" :
+        model.get("interactive") ? "Nothing generated yet: press Generate." : "Nothing generated yet.";
     baseCol.setPrompt(gp, emptyNote(base));
     steerCol.setPrompt(gp, emptyNote(steered));
     baseCol.update(base);
     steerCol.update(steered);
-    const gc = Number(model.get("generated_coefficient"));
+    // the coefficient of the text shown; before any generation, the one Generate would use
+    const gc = Number(model.get(started ? "generated_coefficient" : "coefficient"));
     baseCol.title.textContent = "baseline (c = 0)";
     steerCol.title.textContent = `steered (c = ${formatCoef(gc)})`;
     const stopped = model.get("stopped") ? " · stopped" : "";
