@@ -88,7 +88,7 @@ export const CSS = `
 .iw-row-label { font-size: 12px; color: var(--iw-muted); padding-top: 3px; white-space: nowrap; max-width: 16em; overflow: hidden; text-overflow: ellipsis; }
 .iw-chunk { content-visibility: auto; }
 .iw-tokens { font-family: var(--iw-mono); font-size: 13px; line-height: 1.9; word-break: normal; }
-.iw-token { display: inline-block; white-space: pre; padding: 0 2px; margin: 0 1px 1px 0; border-radius: 3px;
+.iw-token { display: inline-block; white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%; box-sizing: border-box; padding: 0 2px; margin: 0 1px 1px 0; border-radius: 3px;
   line-height: 1.45; cursor: default; min-width: 0.6em; text-align: center; }
 .iw-token:hover { box-shadow: 0 0 0 1px var(--iw-fg); }
 .iw-token.iw-selected { box-shadow: 0 0 0 2px var(--iw-accent); }
