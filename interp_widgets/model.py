@@ -752,7 +752,19 @@ def load_model(name_or_path: Optional[str] = None, device: Union[str, torch.devi
     dev = _pick_device(device)
     path = str(default_model_path()) if name_or_path is None else name_or_path
     label = DEFAULT_MODEL if name_or_path is None else name_or_path
-    config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k in ("revision", "trust_remote_code")})
+    if os.path.isdir(str(path)) and not os.path.isfile(os.path.join(str(path), "config.json")):
+        raise ValueError(f"could not load model {name_or_path!r}: the folder has no config.json. Pass a folder "
+                         f"saved with save_pretrained (config.json, weights, tokenizer), a hub id such as 'gpt2', "
+                         f"or nothing for the embedded default ({DEFAULT_MODEL}).")
+    try:
+        config = AutoConfig.from_pretrained(path, **{k: v for k, v in hf_kwargs.items() if k in ("revision", "trust_remote_code")})
+    except OSError as e:
+        where = "a local folder" if os.path.isdir(str(path)) else "no local folder of that name"
+        raise ValueError(
+            f"could not load model {name_or_path!r}: {where}, and the Hugging Face Hub has no such model or "
+            f"cannot be reached (offline?). Pass an existing folder holding config.json and the weights, a hub "
+            f"id such as 'gpt2' with network access, or nothing for the embedded default "
+            f"({DEFAULT_MODEL}). Hugging Face said: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
     _family_for(config)  # fail early, before loading weights, on an unsupported architecture
     tok = AutoTokenizer.from_pretrained(path)
     kw = dict(hf_kwargs)

@@ -188,6 +188,12 @@ def test_load_model_from_folder(tmp_path, tiny_tokenizer):
     torch.testing.assert_close(loaded(ids), m(ids), atol=1e-5, rtol=1e-5)
     half = iw.load_model(str(tmp_path), device="cpu", dtype=torch.bfloat16)
     assert half.dtype == torch.bfloat16
+    # a folder without a model, and a name that is neither a folder nor a hub id: a ValueError
+    # saying what to pass (not Hugging Face's own OSError)
+    (tmp_path / "empty").mkdir()
+    for bad in (tmp_path / "empty", tmp_path / "missing"):
+        with pytest.raises(ValueError, match="could not load model .*embedded default"):
+            iw.load_model(str(bad))
 
 
 def test_tokens_round_trip(tiny_causal):
