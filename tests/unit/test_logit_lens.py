@@ -213,3 +213,10 @@ def test_links_with_other_views():
     assert w.selected_token == 1
     w.selected_token = 2
     assert h.selected_token == 2
+
+
+def test_progress_callback_counts_the_layers(tiny_causal):
+    seen = []
+    iw.logit_lens(tiny_causal, TEXT, track=" dog", progress=seen.append)
+    assert len(seen) == tiny_causal.n_layers + 1 and seen[-1] == pytest.approx(1.0)
+    assert seen == sorted(seen)
