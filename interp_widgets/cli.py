@@ -122,7 +122,8 @@ SECTIONS = [
      "A sentence repeated twice: induction heads look back at the token after the earlier copy of the "
      "current one. Thumbnails for all 270 heads; the top induction head opened.", _attention),
     ("logit_lens", "Logit lens: what the model predicts after each layer",
-     "The top next token read out of the residual stream after every layer; ' Paris' is tracked.", _logit_lens),
+     "The top next token read out of the residual stream after every layer; ' Paris' is tracked "
+     "(the \"tracked\" button shows its rank in every cell).", _logit_lens),
     ("dla", "Direct logit attribution: which heads write ' Mary' over ' John'",
      "The final logit difference split into the embedding, every attention head and every MLP.", _dla),
     ("patching", "Activation patching: where the name information lives",
