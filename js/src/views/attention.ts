@@ -35,6 +35,7 @@ import { format4 } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
+import { context2d, sizeCanvas } from "../lib/canvas";
 import { createViewShell } from "../lib/shell";
 import { type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
@@ -600,23 +601,13 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     kLabels = k.list;
     const canvas = document.createElement("canvas");
     const W = 180;
-    const dpr = typeof devicePixelRatio === "number" ? devicePixelRatio : 1;
-    canvas.width = W * dpr;
-    canvas.height = n * rowH * dpr;
-    canvas.style.width = `${W}px`;
-    canvas.style.height = `${n * rowH}px`;
+    const dpr = sizeCanvas(canvas, W, n * rowH);
     wrap.append(q.c, canvas, k.c);
     box.appendChild(wrap);
     const strong = scale ? scale.color(1) : "#440154";
     drawLines = (focus: number) => {
-      let ctx: CanvasRenderingContext2D | null = null;
-      try {
-        ctx = canvas.getContext("2d");
-      } catch {
-        ctx = null;
-      }
+      const ctx = context2d(canvas, dpr);
       if (!ctx) return;
-      ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       ctx.clearRect(0, 0, W, n * rowH);
       ctx.strokeStyle = strong;
       ctx.lineCap = "round";

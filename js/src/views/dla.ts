@@ -12,6 +12,7 @@ import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { renderLegend } from "../lib/legend";
 import { domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
+import { context2d, paintGrid, sizeCanvas, type GridOutline } from "../lib/canvas";
 import { createViewShell } from "../lib/shell";
 import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
@@ -155,33 +156,15 @@ function render({ model, el }: Pick<RenderProps<DlaModel>, "model" | "el">): () 
 
   /** Paint every head cell (1 px gaps in the background colour), then the outlines. */
   const paint = () => {
-    if (!data || !scale) return;
-    let ctx: CanvasRenderingContext2D | null = null;
-    try {
-      ctx = canvas.getContext("2d");
-    } catch {
-      ctx = null; // no canvas implementation (tests)
-    }
-    if (!ctx) return;
-    const dpr = typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = colors.bg;
-    ctx.fillRect(0, 0, data.H * CELL_W, data.L * ROW_H);
-    for (let l = 0; l < data.L; l++) {
-      for (let h = 0; h < data.H; h++) {
-        ctx.fillStyle = scale.color(data.heads[l * data.H + h]);
-        ctx.fillRect(h * CELL_W + 0.5, l * ROW_H + 0.5, CELL_W - 1, ROW_H - 1);
-      }
-    }
-    const outline = (l: number, h: number, color: string, width: number) => {
-      ctx!.strokeStyle = color;
-      ctx!.lineWidth = width;
-      ctx!.strokeRect(h * CELL_W + width / 2, l * ROW_H + width / 2, CELL_W - width, ROW_H - width);
-    };
-    if (hover) outline(hover[0], hover[1], colors.fg, 1);
-    const sl = model.get("selected_layer");
-    const sh = model.get("selected_head");
-    if (sl >= 0 && sh >= 0 && sl < data.L && sh < data.H) outline(sl, sh, colors.accent, 2);
+    const ctx = data && scale ? context2d(canvas) : null;
+    if (!ctx || !data || !scale) return;
+    const d = data;
+    const s = scale;
+    const outlines: GridOutline[] = [];
+    if (hover) outlines.push({ row: hover[0], col: hover[1], color: colors.fg, width: 1 });
+    outlines.push({ row: model.get("selected_layer"), col: model.get("selected_head"), color: colors.accent, width: 2 });
+    paintGrid(ctx, { rows: d.L, cols: d.H, cellW: CELL_W, cellH: ROW_H, background: colors.bg,
+      color: (l, h) => s.color(d.heads[l * d.H + h]), outlines });
   };
 
   const markSelected = () => {
@@ -273,11 +256,7 @@ function render({ model, el }: Pick<RenderProps<DlaModel>, "model" | "el">): () 
     barHead.append(span("", "attention"), span("", ""), span("", "MLP"), span("", ""));
     main.appendChild(barHead);
 
-    const dpr = typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
-    canvas.width = Math.round(d.H * CELL_W * dpr);
-    canvas.height = Math.round(d.L * ROW_H * dpr);
-    canvas.style.width = `${d.H * CELL_W}px`;
-    canvas.style.height = `${d.L * ROW_H}px`;
+    sizeCanvas(canvas, d.H * CELL_W, d.L * ROW_H);
     canvas.style.gridColumn = "2";
     canvas.style.gridRow = `2 / span ${d.L}`;
     canvas.setAttribute("aria-label", `direct contributions of ${d.L} x ${d.H} attention heads`);

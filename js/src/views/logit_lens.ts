@@ -14,6 +14,7 @@ import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
+import { context2d, sizeCanvas } from "../lib/canvas";
 import { createViewShell } from "../lib/shell";
 import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
@@ -268,20 +269,9 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     if (!d || !scale) return;
     const W = d.cols * CELL_W;
     const H = d.rows * CELL_H;
-    // Keep the backing store within the browser's canvas limits for very long texts.
-    const dpr = Math.max(1, Math.min(typeof devicePixelRatio === "number" ? devicePixelRatio : 1, 32000 / Math.max(W, H)));
-    canvas.width = Math.round(W * dpr);
-    canvas.height = Math.round(H * dpr);
-    canvas.style.width = `${W}px`;
-    canvas.style.height = `${H}px`;
-    let ctx: CanvasRenderingContext2D | null = null;
-    try {
-      ctx = canvas.getContext("2d");
-    } catch {
-      ctx = null; // no canvas implementation (tests)
-    }
+    // The backing store stays within the browser's canvas limits for very long texts.
+    const ctx = context2d(canvas, sizeCanvas(canvas, W, H));
     if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, W, H);
     let mono = "";
     try {

@@ -32,6 +32,7 @@ import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
+import { context2d, paintGrid, sizeCanvas, type GridOutline } from "../lib/canvas";
 import { createViewShell } from "../lib/shell";
 import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
@@ -270,34 +271,16 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
 
   const paint = () => {
     const g = grid;
-    if (!g || !scale || g.undefinedEffect) return;
-    let ctx: CanvasRenderingContext2D | null = null;
-    try {
-      ctx = canvas.getContext("2d");
-    } catch {
-      ctx = null; // no canvas implementation (tests)
-    }
-    if (!ctx) return;
-    const W = cellW();
-    const dpr = typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.fillStyle = colors.bg;
-    ctx.fillRect(0, 0, g.C * W, g.L * ROW_H);
-    for (let l = 0; l < g.L; l++) {
-      for (let c = 0; c < g.C; c++) {
-        ctx.fillStyle = scale.color(shown[l * g.C + c]);
-        ctx.fillRect(c * W + 0.5, l * ROW_H + 0.5, W - 1, ROW_H - 1);
-      }
-    }
-    const outline = (l: number, c: number, color: string, width: number) => {
-      ctx!.strokeStyle = color;
-      ctx!.lineWidth = width;
-      ctx!.strokeRect(c * W + width / 2, l * ROW_H + width / 2, W - width, ROW_H - width);
-    };
-    if (hover) outline(hover[0], hover[1], colors.fg, 1);
+    const ctx = g && scale && !g.undefinedEffect ? context2d(canvas) : null;
+    if (!ctx || !g || !scale) return;
+    const s = scale;
+    const outlines: GridOutline[] = [];
+    if (hover) outlines.push({ row: hover[0], col: hover[1], color: colors.fg, width: 1 });
     const sel = model.get("selected_cell") ?? [];
     const c = columnOf(sel);
-    if (c >= 0 && c < g.C && sel[0] < g.L) outline(sel[0], c, colors.accent, 2);
+    if (c >= 0) outlines.push({ row: sel[0], col: c, color: colors.accent, width: 2 });
+    paintGrid(ctx, { rows: g.L, cols: g.C, cellW: cellW(), cellH: ROW_H, background: colors.bg,
+      color: (l, col) => s.color(shown[l * g.C + col]), outlines });
   };
 
   /** Highlight the selected row and column labels, and repaint the outline. */
@@ -540,11 +523,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     }
     gridWrap.appendChild(rows);
 
-    const dpr = typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
-    canvas.width = Math.round(g.C * W * dpr);
-    canvas.height = Math.round(g.L * ROW_H * dpr);
-    canvas.style.width = `${g.C * W}px`;
-    canvas.style.height = `${g.L * ROW_H}px`;
+    sizeCanvas(canvas, g.C * W, g.L * ROW_H);
     canvas.dataset.cellWidth = String(W);
     canvas.dataset.cellHeight = String(ROW_H);
     canvas.setAttribute("aria-label", `patching effects of ${g.L} layers x ${g.C} ${g.mode === "positions" ? "positions" : g.mode === "heads" ? "heads" : "column"}`);

@@ -16,6 +16,7 @@ import { renderLegend } from "../lib/legend";
 import { createSection } from "../lib/section";
 import { domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
+import { context2d, sizeCanvas } from "../lib/canvas";
 import { createViewShell } from "../lib/shell";
 import { type ThemeOption } from "../lib/theme";
 import { createTooltip } from "../lib/tooltip";
@@ -341,16 +342,9 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
   /** (b) WᵀW on a canvas. */
   const paint = () => {
     if (!data || !data.wtw || !scale) return;
-    let ctx: CanvasRenderingContext2D | null = null;
-    try {
-      ctx = canvas.getContext("2d");
-    } catch {
-      ctx = null; // no canvas implementation (tests)
-    }
+    const ctx = context2d(canvas);
     if (!ctx) return;
     const { n, wtw } = data;
-    const dpr = typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.fillStyle = colors.bg;
     ctx.fillRect(0, 0, n * cell, n * cell);
     const gap = cell >= 6 ? 1 : 0;
@@ -378,11 +372,7 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
     const { n, wtw } = data;
     cell = Math.max(2, Math.min(40, Math.floor(HEAT / n)));
     const size = n * cell;
-    const dpr = typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
-    canvas.width = Math.round(size * dpr);
-    canvas.height = Math.round(size * dpr);
-    canvas.style.width = `${size}px`;
-    canvas.style.height = `${size}px`;
+    sizeCanvas(canvas, size, size);
     canvas.dataset.rows = String(n);
     canvas.dataset.cols = String(n);
     canvas.setAttribute("aria-label", `WᵀW, ${n} × ${n}`);

@@ -1,0 +1,76 @@
+/**
+ * Canvas helpers shared by the views that paint grids (DLA heads, patching effects, the
+ * superposition toy's WᵀW, the logit lens) and lines (attention).
+ */
+
+/** The device pixel ratio (1 outside a browser). */
+export function pixelRatio(): number {
+  return typeof devicePixelRatio === "number" && devicePixelRatio > 0 ? devicePixelRatio : 1;
+}
+
+/**
+ * Size `canvas` to `width` x `height` CSS pixels with a backing store at the device pixel
+ * ratio (capped so that neither side exceeds `maxSide` device pixels: browsers refuse larger
+ * canvases). Returns the ratio used.
+ */
+export function sizeCanvas(canvas: HTMLCanvasElement, width: number, height: number, maxSide = 32000): number {
+  const dpr = Math.max(Math.min(1, pixelRatio()), Math.min(pixelRatio(), maxSide / Math.max(width, height, 1)));
+  canvas.width = Math.round(width * dpr);
+  canvas.height = Math.round(height * dpr);
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
+  return dpr;
+}
+
+/**
+ * The canvas's 2-D context with its transform set to `dpr` (so drawing is in CSS pixels), or
+ * null where there is no canvas implementation (unit tests).
+ */
+export function context2d(canvas: HTMLCanvasElement, dpr = pixelRatio()): CanvasRenderingContext2D | null {
+  let ctx: CanvasRenderingContext2D | null = null;
+  try {
+    ctx = canvas.getContext("2d");
+  } catch {
+    ctx = null;
+  }
+  ctx?.setTransform(dpr, 0, 0, dpr, 0, 0);
+  return ctx;
+}
+
+export interface GridOutline {
+  row: number;
+  col: number;
+  color: string;
+  width: number;
+}
+
+export interface GridPaint {
+  rows: number;
+  cols: number;
+  /** Cell size in CSS pixels. */
+  cellW: number;
+  cellH: number;
+  /** Painted behind the cells: it shows as a 1 px gap between them. */
+  background: string;
+  color(row: number, col: number): string;
+  /** Rectangles drawn over cells (hover, selection), in order. */
+  outlines?: GridOutline[];
+}
+
+/** Paint a rows x cols grid of coloured cells with 1 px gaps, then the outlines. */
+export function paintGrid(ctx: CanvasRenderingContext2D, g: GridPaint): void {
+  ctx.fillStyle = g.background;
+  ctx.fillRect(0, 0, g.cols * g.cellW, g.rows * g.cellH);
+  for (let r = 0; r < g.rows; r++) {
+    for (let c = 0; c < g.cols; c++) {
+      ctx.fillStyle = g.color(r, c);
+      ctx.fillRect(c * g.cellW + 0.5, r * g.cellH + 0.5, g.cellW - 1, g.cellH - 1);
+    }
+  }
+  for (const o of g.outlines ?? []) {
+    if (o.row < 0 || o.col < 0 || o.row >= g.rows || o.col >= g.cols) continue;
+    ctx.strokeStyle = o.color;
+    ctx.lineWidth = o.width;
+    ctx.strokeRect(o.col * g.cellW + o.width / 2, o.row * g.cellH + o.width / 2, g.cellW - o.width, g.cellH - o.width);
+  }
+}
