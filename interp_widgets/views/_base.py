@@ -118,7 +118,10 @@ class BaseWidget(anywidget.AnyWidget):
         last = [-1.0]
 
         def progress(fraction: float) -> None:
-            f = min(1.0, max(0.0, float(fraction)))
+            try:
+                f = min(1.0, max(0.0, float(fraction)))
+            except (TypeError, ValueError):
+                return
             if f >= 1.0 or f - last[0] >= step or f < last[0]:
                 last[0] = f
                 self.progress = f

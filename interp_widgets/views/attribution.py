@@ -127,6 +127,15 @@ class AttributionWidget(BaseWidget):
             return
         self.recompute(target_position=target, method=method, _restore=restore)
 
+    @property
+    def result(self) -> Attribution:
+        """The shown attribution (``BaseWidget._recompute`` replaces it)."""
+        return self.attribution
+
+    @result.setter
+    def result(self, value: Attribution) -> None:
+        self.attribution = value
+
     def recompute(self, target_position: int | None = None, method: str | None = None, **kw: Any) -> Attribution:
         """Recompute for another target position and/or method (as a click does).
 
@@ -145,39 +154,7 @@ class AttributionWidget(BaseWidget):
         if source is None:
             raise ValueError("this Attribution has no _source: it cannot be recomputed")
 
-        last = [-1.0]
-
-        def progress(fraction: float) -> None:
-            try:
-                f = min(1.0, max(0.0, float(fraction)))
-            except (TypeError, ValueError):
-                return
-            if f >= 1.0 or f - last[0] >= 0.01 or f < last[0]:
-                last[0] = f
-                self.progress = f
-
-        self.error = ""
-        self.progress = 0.0
-        self.busy = True
-        try:
-            new = source.recompute(target_position=int(target_position), method=str(method), progress=progress)
-            if not isinstance(new, Attribution):
-                raise TypeError(f"recompute returned {type(new).__name__}, not an Attribution")
-            if getattr(new, "_source", None) is None:
-                new._source = source
-            self._apply(new)
-            self.attribution = new
-            return new
-        except Exception as e:  # shown in the view; the previous data stays
-            msg = f"{type(e).__name__}: {e}"
-            if restore is not None:  # a click: show it, keep the old view
-                restore(msg)
-                return old
-            with self._quiet():
-                self._apply(old)
-                self.error = msg
-            raise
-        finally:
-            with self._quiet():
-                self.busy = False
-                self.progress = 0.0
+        return self._recompute(
+            lambda progress: source.recompute(target_position=int(target_position), method=str(method),
+                                              progress=progress),
+            Attribution, restore)

@@ -426,6 +426,15 @@ class NotebookUI:
                 raise CellError(f"cell {index} raised:\n" + "\n".join(tb))
         return self.output_text(index)
 
+    def run_json(self, index: int, timeout_s: float = 60) -> Any:
+        """Run cell ``index``, which prints one line ``JSON<json>`` (a probe of Python's
+        state), and return that JSON decoded."""
+        out = self.run_cell(index, timeout_s=timeout_s)
+        line = next((ln for ln in out.splitlines() if ln.startswith("JSON")), None)
+        if line is None:
+            raise AssertionError(f"cell {index} printed no JSON line; output:\n{out}")
+        return json.loads(line[4:])
+
     def output_text(self, index: int) -> str:
         out = self.cell(index).locator(".jp-OutputArea-output")
         return "\n".join(out.all_inner_texts()).strip()

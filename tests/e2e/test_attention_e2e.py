@@ -6,8 +6,6 @@ screenshots."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -45,11 +43,6 @@ ROOT = ".iw-attention"
 THUMB = ".iw-thumb[data-layer][data-head]"
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def test_attention_view_click_and_hover(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL, DARK_CELL, ABLATION_PROBE_CELL])
@@ -64,12 +57,12 @@ def test_attention_view_click_and_hover(open_notebook) -> None:
     nb.screenshot(out, "lab_attention_overview.png")
 
     # open the strongest induction head (SmolLM2: layer 18, head 6)
-    top = _probe(nb, 1)["top_induction"][0]
+    top = nb.run_json(1)["top_induction"][0]
     layer, head = int(top[0]), int(top[1])
     root.locator(f'.iw-thumb[data-layer="{layer}"][data-head="{head}"]').first.click()
     matrix = root.locator(f'.iw-head-matrix[data-layer="{layer}"][data-head="{head}"]').first
     matrix.wait_for(state="visible", timeout=30_000)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert (state["layer"], state["head"]) == (layer, head)
     assert state["shape"] == [state["n"], state["n"]], "Python did not send the selected head in full"
     labels = matrix.locator(".iw-token[data-index]")
@@ -94,7 +87,7 @@ def test_attention_view_click_and_hover(open_notebook) -> None:
                               arg=root.locator(".iw-ablation").first.element_handle(), timeout=60_000)
     assert toggle.get_attribute("aria-pressed") == "true"
     assert root.locator(f'.iw-thumb.iw-ablated[data-layer="{layer}"][data-head="{head}"]').count() == 1
-    got = _probe(nb, 3)
+    got = nb.run_json(3)
     assert got["heads"] == [[layer, head]] and got["panel_heads"] == [[layer, head]] and not got["error"]
     assert got["tokens"] == got["want_tokens"]
     flat = lambda rows: [x for row in rows for x in row]  # noqa: E731 (approx takes flat lists)
@@ -109,7 +102,7 @@ def test_attention_view_click_and_hover(open_notebook) -> None:
     toggle.click()
     nb.page.wait_for_function("el => el.querySelectorAll('.iw-ablation-row').length === 0",
                               arg=root.locator(".iw-ablation").first.element_handle(), timeout=30_000)
-    assert _probe(nb, 3)["heads"] == []
+    assert nb.run_json(3)["heads"] == []
 
     nb.run_cell(2, timeout_s=30)
     nb.page.wait_for_timeout(500)

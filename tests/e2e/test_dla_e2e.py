@@ -6,8 +6,6 @@ listens to); a second click clears it."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -31,11 +29,6 @@ print("JSON" + _json.dumps({"top": [int(_l), int(_h)], "value": float(r.heads[_l
       "selected": [v.selected_layer, v.selected_head], "error": v.error}))"""
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def test_dla_hover_and_select_head(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
@@ -46,7 +39,7 @@ def test_dla_hover_and_select_head(open_notebook) -> None:
     assert root.locator(".iw-dla-layer").count() == 30
     assert root.locator(".iw-dla-check").first.get_attribute("data-ok") == "true"
 
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["selected"] == [-1, -1] and state["error"] == ""
     (layer, head), value = state["top"], state["value"]
     canvas = root.locator("canvas.iw-dla-heads").first
@@ -59,9 +52,9 @@ def test_dla_hover_and_select_head(open_notebook) -> None:
 
     canvas.click(position=at)
     nb.page.wait_for_timeout(500)
-    assert _probe(nb, 1)["selected"] == [layer, head]
+    assert nb.run_json(1)["selected"] == [layer, head]
     out = nb.cell(0).locator(f".jp-OutputArea-output:has({ROOT})").first
     nb.screenshot(out, "lab_dla_selected.png")
     canvas.click(position=at)  # a second click clears the selection
     nb.page.wait_for_timeout(500)
-    assert _probe(nb, 1)["selected"] == [-1, -1]
+    assert nb.run_json(1)["selected"] == [-1, -1]

@@ -5,7 +5,6 @@ dark screenshots (docs/explorer_light.png, docs/explorer_dark.png)."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 
@@ -35,11 +34,6 @@ ROOT = ".iw-explorer"
 BAR = ".iw-explorer-bar"
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def _tab(root, title: str):
     return root.locator(".lm-TabBar-tab, .p-TabBar-tab").filter(has_text=title).first
@@ -55,7 +49,7 @@ def test_explorer_panels_follow_one_selection(open_notebook, jupyter_server) -> 
     assert bar.locator(".iw-prompt").first.input_value() == PROMPT
 
     # the strip shows prompt + continuation; the attribution panel shows the same tokens
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     n, n_prompt = len(state["tokens"]), state["prompt_len"]
     strip = bar.locator(".iw-strip .iw-token")
     assert strip.count() == n and n > n_prompt
@@ -74,7 +68,7 @@ def test_explorer_panels_follow_one_selection(open_notebook, jupyter_server) -> 
     _tab(root, "Logit lens").click()
     lens = root.locator(".iw-lens").first
     lens.wait_for(state="visible", timeout=120_000)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["visible"] == "logit_lens" and state["states"]["logit_lens"]["n_computed"] == 1
     assert state["states"]["logit_lens"]["error"] == ""
 
@@ -83,7 +77,7 @@ def test_explorer_panels_follow_one_selection(open_notebook, jupyter_server) -> 
     strip.nth(pick).click()
     nb.page.wait_for_function(f"el => el.dataset.selected === '{pick}'", arg=bar.element_handle(), timeout=10_000)
     nb.page.wait_for_timeout(300)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["selected"] == pick == state["bar"]
     assert state["panels"]["attribution"] == pick and state["panels"]["logit_lens"] == pick
     assert state["panels"]["attention"] is None  # never shown: never computed
@@ -96,7 +90,7 @@ def test_explorer_panels_follow_one_selection(open_notebook, jupyter_server) -> 
     _tab(root, "Top neurons").click()
     rows = root.locator(".iw-top-neurons .iw-neuron")
     rows.first.wait_for(state="attached", timeout=120_000)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert rows.count() == 12 and state["panels"]["top_neurons"] == pick
     rows.first.locator(".iw-nname").click()
     root.locator(".iw-top-neurons .iw-chip").first.wait_for(state="visible", timeout=60_000)

@@ -7,7 +7,6 @@ listed features, and that feature opens."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -50,11 +49,6 @@ print("JSON" + _json.dumps({"selected": v.selected_feature, "tokens": _ex.get("t
       "stats": v.feature_stats, "prompt": v.prompt, "prompt_tokens": list(v.prompt_tokens), "error": v.error}))"""
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def _display(tok: str) -> str:
     """Python twin of tokens.ts displayToken."""
@@ -89,7 +83,7 @@ def test_open_a_feature_and_prompt_mode(open_notebook, sae_folder) -> None:
                               arg=root.element_handle(), timeout=60_000)
     _wait_idle(nb, root)
     assert f"#{feature}" in root.locator(".iw-fd-title").inner_text()
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["error"] == "" and state["selected"] == feature and state["stats"]["index"] == feature
     examples = root.locator(".iw-example")
     assert examples.count() == len(state["tokens"]) > 0
@@ -109,7 +103,7 @@ def test_open_a_feature_and_prompt_mode(open_notebook, sae_folder) -> None:
     toks = root.locator(".iw-prompt-tokens .iw-token")
     toks.first.wait_for(state="visible", timeout=60_000)
     _wait_idle(nb, root)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["prompt"] == PROMPT and "".join(state["prompt_tokens"]) == PROMPT
     assert toks.count() == len(state["prompt_tokens"])
     toks.nth(2).click()
@@ -122,7 +116,7 @@ def test_open_a_feature_and_prompt_mode(open_notebook, sae_folder) -> None:
     nb.page.wait_for_function(
         f"el => el.dataset.feature === '{target}' && el.querySelector('.iw-fd-title').textContent.includes('#{target}')"
         " && el.dataset.busy === 'false'", arg=root.element_handle(), timeout=60_000)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["selected"] == target and state["stats"]["index"] == target and state["error"] == ""
     assert root.locator(".iw-example").count() == len(state["tokens"])
     assert root.locator(f'.iw-fl-row.iw-current[data-feature="{target}"]').count() == 1  # scrolled into view

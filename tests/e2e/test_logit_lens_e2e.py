@@ -5,8 +5,6 @@ selects it in Python. The probe cell checks that Python's state is what the page
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -30,11 +28,6 @@ print("JSON" + _json.dumps({"labels": list(v.tracked_labels), "mode": v.mode, "e
       "first_rank": int(_t[-1].rank[0, -1]) if _t else None}))"""
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def test_logit_lens_track_and_select(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
@@ -51,7 +44,7 @@ def test_logit_lens_track_and_select(open_notebook) -> None:
     nb.page.wait_for_function("el => el.dataset.mode === 'track' && el.dataset.busy === 'false'",
                               arg=root.element_handle(), timeout=120_000)
     assert not root.locator(".iw-error:visible").count()
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["error"] == "" and state["mode"] == "track"
     assert any("Paris" in label for label in state["labels"])
     # The model's answer: " Paris" is the top token after the last layer, not after the first.
@@ -64,7 +57,7 @@ def test_logit_lens_track_and_select(open_notebook) -> None:
     root.locator(f'.iw-cols .iw-token[data-index="{index}"]').first.click()
     nb.page.wait_for_function(f"el => el.dataset.selected === '{index}'", arg=root.element_handle(),
                               timeout=30_000)
-    assert _probe(nb, 1)["selected"] == index
+    assert nb.run_json(1)["selected"] == index
 
     out = nb.cell(0).locator(f".jp-OutputArea-output:has({ROOT})").first
     nb.screenshot(out, "lab_logit_lens_tracked.png")

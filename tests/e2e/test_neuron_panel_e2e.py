@@ -6,8 +6,6 @@ probe cell checks that the page and Python agree on which neuron is shown."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -30,11 +28,6 @@ print("JSON" + _json.dumps({"selected": list(v.selected_token), "layer": v.layer
       "busy": v.busy, "error": v.error}))"""
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def test_neuron_panel_token_then_neuron(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
@@ -43,14 +36,14 @@ def test_neuron_panel_token_then_neuron(open_notebook) -> None:
     root.wait_for(state="visible", timeout=60_000)
     assert not root.locator(".iw-error:visible").count()
     assert root.get_attribute("data-layer") == "9" and root.get_attribute("data-index") == "720"
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     pos = state["tokens"].index(" is")
 
     # Click " is" in the sentence: Python lists the most active neurons at that token.
     root.locator(f'.iw-text-row[data-row="0"] .iw-token[data-index="{pos}"]').first.click()
     items = root.locator(".iw-neuron-item")
     items.first.wait_for(state="visible", timeout=60_000)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["selected"] == [0, pos] and state["error"] == ""
     dom = items.evaluate_all("els => els.map(e => [Number(e.dataset.layer), Number(e.dataset.index)])")
     assert dom == state["neurons"] and len(dom) > 0
@@ -62,7 +55,7 @@ def test_neuron_panel_token_then_neuron(open_notebook) -> None:
         f"el => el.dataset.layer === '{layer}' && el.dataset.index === '{index}' && el.dataset.busy === 'false'",
         arg=root.element_handle(), timeout=180_000)
     assert not root.locator(".iw-error:visible").count()
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert [state["layer"], state["index"]] == state["result"] == [layer, index]
     assert state["n_examples"] > 0 and not state["busy"] and state["error"] == ""
     title = root.locator(".iw-title").first.inner_text()

@@ -4,8 +4,6 @@ next tokens; the probe cell checks that the browser's selection and list are Pyt
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -31,11 +29,6 @@ GRID = "canvas.iw-patch-grid"
 # The second " John" (index 9 of SmolLM2's tokens; no BOS) at layer 4: measured +0.88.
 LAYER, POSITION = 4, 9
 
-
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
 
 
 def test_patching_click_shows_top_tokens(open_notebook) -> None:
@@ -66,7 +59,7 @@ def test_patching_click_shows_top_tokens(open_notebook) -> None:
                               timeout=60_000)
     assert not root.locator(".iw-error:visible").count()
 
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["error"] == ""
     assert state["selected"] == state["top_cell"] == [LAYER, POSITION, -1]
     assert state["token"] == " John" and round(state["value"], 2) == 0.88

@@ -7,8 +7,6 @@ probe to the same sentence."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -31,11 +29,6 @@ print("JSON" + _json.dumps({"tokens": list(v.tokens), "layer": v.selected_layer,
       "error": v.error, "classes": list(v.classes), "layers": [int(x) for x in v.layers],
       "last": [float(x) for x in _P[-1]] if len(_P) else None}))"""
 
-
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
 
 
 def _check_page_shows(root, state: dict) -> None:
@@ -63,7 +56,7 @@ def test_probe_apply_text_and_switch_layer(open_notebook) -> None:
     nb.page.wait_for_function(
         "el => el.dataset.busy === 'false' && el.querySelectorAll('.iw-pred-body .iw-token').length > 0",
         arg=root.element_handle(), timeout=120_000)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["error"] == "" and state["text"] == TEXT and state["last"] is not None
     assert "".join(state["tokens"]) == TEXT
     _check_page_shows(root, state)
@@ -74,7 +67,7 @@ def test_probe_apply_text_and_switch_layer(open_notebook) -> None:
     root.locator(f'rect.iw-hit[data-layer="{other}"]').dispatch_event("click")
     nb.page.wait_for_function(f"el => el.dataset.selectedLayer === '{other}' && el.dataset.busy === 'false'",
                               arg=root.element_handle(), timeout=120_000)
-    state2 = _probe(nb, 1)
+    state2 = nb.run_json(1)
     assert state2["layer"] == other and state2["error"] == "" and state2["tokens"] == state["tokens"]
     assert state2["last"] != state["last"]  # another layer's probe, another prediction
     _check_page_shows(root, state2)

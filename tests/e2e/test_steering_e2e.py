@@ -8,8 +8,6 @@ browser shows, that no hook of ours is left on the model and that no generation 
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -41,11 +39,6 @@ print("JSON" + _json.dumps({"baseline": pg.baseline_tokens, "steered": pg.steere
 ROOT = ".iw-steer"
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def _wait_done(nb, root, generation: int, count: int | None, timeout_s: float = 240) -> None:
     """Until generation `generation` finished (busy false) with `count` steered tokens."""
@@ -66,7 +59,7 @@ def test_steering_slider_regenerates_and_stop(open_notebook) -> None:
     nb.run_cell(0, timeout_s=240)
     root = nb.cell(0).locator(ROOT).first
     root.wait_for(state="visible", timeout=60_000)
-    assert root.locator(".iw-empty").first.inner_text() == "Nothing generated yet."
+    assert root.locator(".iw-empty").first.inner_text() == "Nothing generated yet: press Generate."
 
     # 1. Generate at c = +1: both columns stream to 12 tokens.
     root.locator("button.iw-go").click()
@@ -76,7 +69,7 @@ def test_steering_slider_regenerates_and_stop(open_notebook) -> None:
     base1, steer1 = _texts(root)
     assert len(base1) == 12 and len(steer1) == 12
     assert root.locator(".iw-steered .iw-col-title").inner_text() == "steered (c = +1)"
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["baseline"] == base1 and state["steered"] == steer1
     assert state["hooks"] == [] and state["threads"] == [] and state["error"] == ""
 
@@ -92,7 +85,7 @@ def test_steering_slider_regenerates_and_stop(open_notebook) -> None:
     assert "".join(steer2) != "".join(steer1) and "".join(steer2) != "".join(base2)
     d = int(root.get_attribute("data-divergence"))
     assert d >= 0 and root.locator(".iw-steered .iw-gen.iw-diverged").count() == len(steer2) - d
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["coefficient"] == state["generated_coefficient"] == 10.0
     assert state["steered"] == steer2 and state["baseline"] == base2 and state["generation"] == 2
     assert state["hooks"] == [] and state["threads"] == [] and not state["busy"]
@@ -111,7 +104,7 @@ def test_steering_slider_regenerates_and_stop(open_notebook) -> None:
     assert root.get_attribute("data-stopped") == "true"
     n = int(root.get_attribute("data-steered-count"))
     assert 3 <= n < 200
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["stopped"] and state["max_tokens"] == 200 and len(state["steered"]) == n
     assert state["hooks"] == [] and state["threads"] == []
 
@@ -122,6 +115,6 @@ def test_steering_slider_regenerates_and_stop(open_notebook) -> None:
     err = root.locator(".iw-error:visible")
     err.wait_for(timeout=30_000)
     assert "coefficient must be a finite number" in err.inner_text()
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["generation"] == 3 and state["coefficient"] == 10.0 and not state["busy"]
     assert "finite" in state["error"] and state["hooks"] == []

@@ -6,8 +6,6 @@ arrows and its slider follow Python's state."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -25,11 +23,6 @@ print("JSON" + _json.dumps({"sparsity": v.sparsity, "represented": v.n_represent
       "busy": v.busy, "norms": [float(x) for x in v.norms]}))"""
 
 
-def _probe(nb, index: int) -> dict:
-    out = nb.run_cell(index, timeout_s=60)
-    line = next(ln for ln in out.splitlines() if ln.startswith("JSON"))
-    return json.loads(line[4:])
-
 
 def _page_represented(root) -> str:
     return root.locator(".iw-sp-represented .iw-v").inner_text()
@@ -42,7 +35,7 @@ def test_superposition_slider_retrains(open_notebook) -> None:
     root.wait_for(state="visible", timeout=60_000)
     assert root.get_attribute("data-interactive") == "true"
     assert not root.locator(".iw-error:visible").count()
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["represented"] == 5 and state["error"] == ""  # sparse: a pentagon
     assert _page_represented(root) == "5 of 5"
     assert root.locator(".iw-sp-arrow:not(.iw-sp-dropped)").count() == 5
@@ -54,7 +47,7 @@ def test_superposition_slider_retrains(open_notebook) -> None:
     nb.page.wait_for_function(
         "el => el.dataset.busy === 'false' && !el.querySelector('.iw-sp-represented').textContent.includes('5 of 5')",
         arg=root.element_handle(), timeout=120_000)
-    state = _probe(nb, 1)
+    state = nb.run_json(1)
     assert state["sparsity"] == 0.0 and state["error"] == "" and not state["busy"]
     assert state["represented"] == 2  # dense features: one per hidden dimension
     assert _page_represented(root) == f"{state['represented']} of 5"

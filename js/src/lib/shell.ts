@@ -52,6 +52,20 @@ export interface ViewShell {
   dispose(): void;
 }
 
+/** `<span class={cls}><span class="iw-k">key</span><span class="iw-v">value</span></span>`, text only. */
+export function createPair(key: string, value: string, cls = ""): HTMLSpanElement {
+  const wrap = document.createElement("span");
+  if (cls) wrap.className = cls;
+  const k = document.createElement("span");
+  k.className = "iw-k";
+  k.textContent = key;
+  const v = document.createElement("span");
+  v.className = "iw-v";
+  v.textContent = value;
+  wrap.append(k, v);
+  return wrap;
+}
+
 export function createViewShell(el: HTMLElement, model: ShellModel, cls: string, css = "",
   options: ShellOptions = {}): ViewShell {
   const root = createRoot(el, cls);
@@ -82,17 +96,7 @@ export function createViewShell(el: HTMLElement, model: ShellModel, cls: string,
   const shell: ViewShell = {
     root, header, title, summary, progress, dataError, traitError,
     addPair(key, value, pairCls = "") {
-      const wrap = document.createElement("span");
-      if (pairCls) wrap.className = pairCls;
-      const k = document.createElement("span");
-      k.className = "iw-k";
-      k.textContent = key;
-      const v = document.createElement("span");
-      v.className = "iw-v";
-      v.textContent = value;
-      wrap.append(k, v);
-      summary.appendChild(wrap);
-      return wrap;
+      return summary.appendChild(createPair(key, value, pairCls));
     },
     on(event, fn) {
       model.on(event, fn);

@@ -21,7 +21,7 @@ import { logitListCss, renderLogitList } from "../lib/logit_list";
 import { createSection } from "../lib/section";
 import { chooseKind, domainOf, makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { createViewShell } from "../lib/shell";
+import { createPair, createViewShell } from "../lib/shell";
 import { resolveTheme, setScaleCss, type ThemeOption } from "../lib/theme";
 import { displayToken, renderTokens, tokenFromEvent } from "../lib/tokens";
 import { attachTooltip } from "../lib/tooltip";
@@ -476,17 +476,7 @@ function render({ model, el }: Pick<RenderProps<FeatureDashboardModel>, "model" 
   };
 
   // ---- the open feature ------------------------------------------------------------
-  const addStat = (k: string, v: string) => {
-    const wrap = document.createElement("span");
-    const ks = document.createElement("span");
-    ks.className = "iw-k";
-    ks.textContent = k;
-    const vs = document.createElement("span");
-    vs.className = "iw-v";
-    vs.textContent = v;
-    wrap.append(ks, vs);
-    fdStats.appendChild(wrap);
-  };
+  const addStat = (k: string, v: string) => fdStats.appendChild(createPair(k, v));
 
   let exampleOffsets: number[] = [];
   let exampleData: ArrayLike<number> | null = null;

@@ -12,7 +12,7 @@ import type { RenderProps } from "@anywidget/types";
 import { interpolateLab } from "d3-interpolate";
 import { rgb } from "d3-color";
 import { schemeTableau10 } from "d3-scale-chromatic";
-import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
+import { decodeArray, decodeFinite, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { createErrorBox } from "../lib/error";
 import { format4, formatShort } from "../lib/format";
 import { isDarkColor, makeScale } from "../lib/scale";
@@ -268,21 +268,8 @@ function render({ model, el }: Pick<RenderProps<ProbeModel>, "model" | "el">): (
   let train: ArrayLike<number> = [];
   let preds: ArrayLike<number> | null = null;
 
-  const vector = (key: "layers" | "test_accuracy" | "train_accuracy", problems: string[]): ArrayLike<number> => {
-    try {
-      const a = decodeArray(model.get(key));
-      if (!a) return [];
-      const bad = firstNonFinite(a.data);
-      if (bad) {
-        problems.push(`${bad.count} non-finite value(s) in ${key}`);
-        return [];
-      }
-      return a.data;
-    } catch (e) {
-      problems.push(`${key} could not be read: ${(e as Error).message}`);
-      return [];
-    }
-  };
+  const vector = (key: "layers" | "test_accuracy" | "train_accuracy", problems: string[]): ArrayLike<number> =>
+    decodeFinite(model.get(key), key, problems) ?? [];
 
   let chartProblems: string[] = [];
   let predProblems: string[] = [];

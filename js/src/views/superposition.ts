@@ -10,7 +10,7 @@
 import type { RenderProps } from "@anywidget/types";
 import { interpolateLab } from "d3-interpolate";
 import { rgb } from "d3-color";
-import { asMatrix, decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
+import { asMatrix, decodeArray, decodeFinite, type ArrayPayload } from "../lib/codec";
 import { format4, formatShort } from "../lib/format";
 import { renderLegend } from "../lib/legend";
 import { createSection } from "../lib/section";
@@ -202,21 +202,8 @@ function render({ model, el }: Pick<RenderProps<SuperpositionModel>, "model" | "
   let colors = { bg: "#ffffff", fg: "#1f2328", dark: false };
   let hover: [number, number] | null = null;
 
-  const vector = (key: keyof SuperpositionModel, what: string, problems: string[]): ArrayLike<number> | null => {
-    try {
-      const arr = decodeArray(model.get(key) as ArrayPayload | null);
-      if (!arr) return null;
-      const bad = firstNonFinite(arr.data);
-      if (bad) {
-        problems.push(`${bad.count} non-finite value(s) in ${what}`);
-        return null;
-      }
-      return arr.data;
-    } catch (e) {
-      problems.push(`${what} could not be read: ${(e as Error).message}`);
-      return null;
-    }
-  };
+  const vector = (key: keyof SuperpositionModel, what: string, problems: string[]) =>
+    decodeFinite(model.get(key) as ArrayPayload | null, what, problems);
 
   const readData = (problems: string[]): Data | null => {
     const n = Number(model.get("n_features") ?? 0);
