@@ -275,6 +275,10 @@ class Model:
         self.n_heads = self.config.num_attention_heads
         self.d_model = self.config.hidden_size
         self.is_causal = self.family.causal
+        if self.is_causal and hf_model.get_output_embeddings() is None:
+            raise ValueError(f"{type(hf_model).__name__} is a bare {self.family.name}-family backbone without its "
+                             f"language-model head, so it has no logits to explain: wrap the model with its head "
+                             f"(AutoModelForCausalLM.from_pretrained(...), or iw.load_model)")
         self._sites = self._build_sites()
         # Attention modules share config objects with the model; we flip their attention
         # implementation only while a pattern hook is attached.
@@ -405,9 +409,14 @@ class Model:
                 continue
             try:
                 text = decoder.decode(data)
-            except UnicodeDecodeError:
+            except UnicodeDecodeError:  # the bytes held from before were not a character: start afresh
                 decoder.reset()
-                continue
+                try:
+                    text = decoder.decode(data)
+                except UnicodeDecodeError:  # not UTF-8 at all: show its bytes
+                    decoder.reset()
+                    out[i] = "".join(f"\\x{b:02x}" for b in data)
+                    continue
             pending = decoder.getstate()[0]
             own = pending[-min(len(pending), len(data)):] if pending else b""
             if pieces[i] == "" or "\ufffd" in pieces[i] or own:

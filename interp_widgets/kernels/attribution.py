@@ -42,6 +42,10 @@ _BATCH_TOKENS = 1024
 _INITIAL_INTERVALS = 8  # of the adaptive integrator: 20 gradient evaluations before any refinement
 
 
+class _NotFinite(Exception):
+    """A path point gave a NaN/inf value or gradient (raised inside the integrator)."""
+
+
 class IGConvergenceWarning(UserWarning):
     """Integrated gradients stopped (evaluation budget spent, or fixed steps) with a
     completeness error above the tolerance."""
@@ -296,10 +300,15 @@ def baseline_token(model: Model, baseline) -> int:
         order = (space, tok.pad_token_id, tok.eos_token_id)
     else:
         raise ValueError(f"baseline must be 'eos', 'space', 'zero', a token id or a tensor, got {baseline!r}")
-    for cand in order + (tok.unk_token_id, 0):
-        if cand is not None:
-            return int(cand)
-    return 0
+    # A padding row (padding_idx) is all zeros and never trained: where EOS is the pad token
+    # (some Gemma/Phi-3/OLMo configs) it would make the degenerate all-zero baseline, so the
+    # first candidate with a nonzero embedding is taken.
+    weight = model.embed.weight
+    cands = [int(c) for c in order + (tok.unk_token_id, 0) if c is not None and 0 <= int(c) < weight.shape[0]]
+    for cand in cands:
+        if bool(weight[cand].detach().abs().sum() > 0):
+            return cand
+    return cands[0] if cands else 0
 
 
 class _Evaluator:
@@ -377,14 +386,21 @@ def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, 
             info["baseline"] = _describe_baseline(model, baseline, False)
         else:
             x0 = baseline_embeddings(model, sub, baseline, keep_first)
-            scores, delta, f_x, f_b, ig_info = _integrated_gradients(
-                ev, x0, x, n_steps=n_steps, tolerance=tolerance, atol=atol, max_evals=max_evals)
+            try:
+                scores, delta, f_x, f_b, ig_info = _integrated_gradients(
+                    ev, x0, x, n_steps=n_steps, tolerance=tolerance, atol=atol, max_evals=max_evals)
+            except _NotFinite:
+                bar.close()
+                raise ValueError(_not_finite(model, method, t.label)) from None
             row[:n_in] = scores
             deltas.append(delta)
             fx.append(f_x)
             fb.append(f_b)
             info.update(ig_info)
             info["baseline"] = _describe_baseline(model, baseline, keep_first)
+        if not np.isfinite(row).all():
+            bar.close()
+            raise ValueError(_not_finite(model, method, t.label))
         rows.append(row)
         evals += ev.n_evals
     bar.close()
@@ -402,6 +418,14 @@ def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, 
         baseline_value=np.array(fb) if ig else None,
         info=info,
     )
+
+
+def _not_finite(model: Model, method: str, label: str) -> str:
+    dtype = str(model.dtype).replace("torch.", "")
+    hint = (f" {model.name} runs in {dtype}, whose range overflows easily (float16 tops out at 65,504): "
+            f"load it in float32 (or bfloat16)." if model.dtype in (torch.float16, torch.bfloat16) else "")
+    return (f"{method} for {label} produced NaN or infinite scores: the model's output or its gradient is not "
+            f"finite for these inputs (along the baseline path, for integrated gradients).{hint}")
 
 
 def _describe_baseline(model, baseline, keep_first) -> str:
@@ -467,6 +491,8 @@ def _integrated_gradients(ev: _Evaluator, x0, x, *, n_steps, tolerance, atol, ma
                 nodes[a] = (fa, ca)
         if 0.0 not in nodes:  # the baseline: F only (a forward)
             nodes[0.0] = (float(ev.values(x0[None])[0]), None)
+        if not all(math.isfinite(f) and (c is None or bool(torch.isfinite(c).all())) for f, c in nodes.values()):
+            raise _NotFinite
 
     def rule(a: float, b: float):
         t, w = (_GL_T, _GL_W) if a == 0.0 else (_SIMPSON_T, _SIMPSON_W)

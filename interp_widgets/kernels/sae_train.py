@@ -129,7 +129,8 @@ def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int,
         n_features: the dictionary size; k or l1: the sparsity (exactly one of them).
         steps, batch_size, lr: Adam steps over random batches of tokens.
         max_tokens: cap on collected activations (default: all of ``texts``).
-        eval_texts: how many of the texts to use for the spliced LM loss (0: skip).
+        eval_texts: how many of the texts to use for the spliced LM loss (0: skip; encoders
+            such as BERT have no next-token loss, so it is skipped for them).
         outlier_factor: tokens whose activation norm exceeds this many times the median are
             left out (massive activations); the report counts them.
         max_len: tokens read per text (the first ``max_len``).
@@ -197,7 +198,7 @@ def train_sae(model: Model, hook: str, texts: Sequence[str], *, n_features: int,
         f_all = torch.cat([sae.encode(c) for c in acts.split(4096)])
         dead = int(((f_all > 0).sum(0) == 0).sum())
     losses = (None, None, None)
-    if eval_texts:
+    if eval_texts and model.is_causal:
         few = texts[:eval_texts]
         cut = float(outlier_factor * norms.median())
 

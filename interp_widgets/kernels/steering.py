@@ -194,6 +194,8 @@ def _steer_hook(model: Model, vector: Union[SteeringVector, np.ndarray, torch.Te
 def steered_logits(model: Model, text: str, vector, layer: Optional[int] = None,
                    coefficient: float = 1.0) -> torch.Tensor:
     """Next-token logits ``[vocab]`` at the last position with the vector added."""
+    if not model.is_causal:
+        raise ValueError(f"{model.name} is an encoder: it has no next-token logits to steer")
     hook = _steer_hook(model, vector, layer, coefficient)
     ids = model.to_tokens(text)
     with model.hooks([hook]):

@@ -76,3 +76,17 @@ def test_bad_input(tiny_tokenizer):
     bert = build_tiny("bert", tiny_tokenizer)
     with pytest.raises(ValueError, match="encoder"):
         iw.direct_logit_attribution(bert, TEXT, target=" Mary")
+
+
+@pytest.mark.parametrize("family", ["gpt2", "gpt_neox", "llama", "gemma2"])
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_models(tiny_tokenizer, family, dtype):
+    """A model loaded in bf16/fp16 (LayerNorm families crashed on a float32 input; RMSNorm ones
+    failed the sum check on bf16 rounding): the parts still add up, and match float32's."""
+    full = build_tiny(family, tiny_tokenizer)
+    want = iw.direct_logit_attribution(full, TEXT)
+    half = iw.Model(build_tiny(family, tiny_tokenizer).hf.to(dtype), tiny_tokenizer)
+    got = iw.direct_logit_attribution(half, TEXT)
+    scale = float(np.abs(want.heads).max())
+    np.testing.assert_allclose(got.heads, want.heads, atol=0.05 * scale + 0.02)
+    assert got.target == want.target

@@ -307,3 +307,12 @@ def test_ln_final_normalized_is_transformerlens_s(tiny_model):
     cache = iw.run_with_cache(m, TEXT)
     torch.testing.assert_close(cache["normalized"], got["ln_final.hook_normalized"])
     torch.testing.assert_close(cache["ln_final"], got["ln_final.hook_out"])
+
+
+@pytest.mark.parametrize("family", ["llama", "gpt2"])
+def test_bare_backbone_is_refused_with_what_to_pass(tiny_tokenizer, family):
+    """AutoModel gives a causal family's backbone without its LM head: every causal kernel
+    would fail later with 'NoneType is not callable'; wrapping it says what to pass instead."""
+    full = build_tiny(family, tiny_tokenizer)
+    with pytest.raises(ValueError, match="without its language-model head.*AutoModelForCausalLM"):
+        iw.Model(full.base, tiny_tokenizer)

@@ -52,3 +52,15 @@ def test_bad_input(llama):
         iw.train_sae(llama, "blocks.0.hook_resid_post", [], n_features=8, k=2)
     with pytest.raises(ValueError, match="unknown hook point"):
         iw.train_sae(llama, "blocks.0.nowhere", CORPUS, n_features=8, k=2)
+
+
+def test_encoder_trains_without_a_next_token_loss(tiny_tokenizer):
+    """BERT has no next-token loss: the SAE trains and the spliced-loss part is skipped (it
+    used the encoder's hidden states as logits and crashed)."""
+    bert = build_tiny("bert", tiny_tokenizer)
+    sae, rep = iw.train_sae(bert, "blocks.1.hook_resid_post", CORPUS, n_features=32, k=4, steps=60,
+                            progress=False)
+    assert rep.loss_clean is None and rep.loss_spliced is None and rep.explained_variance > 0
+    assert sae.hook_name == "blocks.1.hook_resid_post" and not our_hooks(bert)
+    with pytest.raises(ValueError, match="encoder"):
+        iw.steered_logits(bert, "a b c", torch.zeros(bert.d_model), layer=0)
