@@ -75,9 +75,16 @@ def logit_lens(model: Model, text: str, *, k: int = 10,
     track_list = [] if track is None else [track] if isinstance(track, (str, int)) else list(track)
     track_ids = [model.token_id(t) for t in track_list]  # unknown tokens fail before the work
 
-    def rank_prob(lp: torch.Tensor, tid: int):
-        t = lp[:, tid]
-        return (lp > t[:, None]).sum(-1).int().cpu(), t.exp().cpu()
+    def read_row(r: int):
+        """Row ``r``'s logits ``[pos, vocab]`` (float32) and their log-normaliser ``[pos]``:
+        ranks and top-k come from the logits, probabilities from ``exp(logit - lse)``, so no
+        [pos, vocab] log-softmax is written."""
+        logits = lens_logits(model, resid[r]).float()
+        return logits, torch.logsumexp(logits, dim=-1)
+
+    def rank_prob(logits: torch.Tensor, lse: torch.Tensor, tid: int):
+        t = logits[:, tid]
+        return (logits > t[:, None]).sum(-1).int().cpu(), (t - lse).exp().cpu()
 
     # one row at a time: a [pos, vocab] slab each, never [rows, pos, vocab]
     top_ids, top_probs = [], []
@@ -86,15 +93,15 @@ def logit_lens(model: Model, text: str, *, k: int = 10,
         progress = False if ids.shape[1] <= 256 else None
     tick = ticker(progress, resid.shape[0], "logit lens", "layer")
     for r in range(resid.shape[0]):
-        lp = torch.log_softmax(lens_logits(model, resid[r]).float(), dim=-1)
-        v, i = lp.topk(k, dim=-1)
+        logits, lse = read_row(r)
+        v, i = logits.topk(k, dim=-1)
         top_ids.append(i.cpu())
-        top_probs.append(v.exp().cpu())
+        top_probs.append((v - lse[:, None]).exp().cpu())
         for tid, (ranks, probs) in found.items():
-            rk, pr = rank_prob(lp, tid)
+            rk, pr = rank_prob(logits, lse, tid)
             ranks.append(rk)
             probs.append(pr)
-        del lp
+        del logits
         tick(1)
     tick(None)
     top_ids_t = torch.stack(top_ids)
@@ -108,7 +115,7 @@ def logit_lens(model: Model, text: str, *, k: int = 10,
         tid = model.token_id(token)
         ranks, probs = [], []
         for r in range(resid.shape[0]):
-            rk, pr = rank_prob(torch.log_softmax(lens_logits(model, resid[r]).float(), -1), tid)
+            rk, pr = rank_prob(*read_row(r), tid)
             ranks.append(rk)
             probs.append(pr)
         return tracked_token(tid, ranks, probs)
