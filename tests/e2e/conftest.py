@@ -426,6 +426,16 @@ class NotebookUI:
                 raise CellError(f"cell {index} raised:\n" + "\n".join(tb))
         return self.output_text(index)
 
+    def show_view(self, index: int, selector: str, timeout_s: float = 240) -> Any:
+        """Run cell ``index``, which displays a view; return the view's root element
+        (``selector``) once it is visible, checking that it shows no error."""
+        self.run_cell(index, timeout_s=timeout_s)
+        root = self.cell(index).locator(selector).first
+        root.wait_for(state="visible", timeout=60_000)
+        errors = root.locator(".iw-error:visible")
+        assert not errors.count(), f"the view shows an error: {errors.all_inner_texts()}"
+        return root
+
     def run_json(self, index: int, timeout_s: float = 60) -> Any:
         """Run cell ``index``, which prints one line ``JSON<json>`` (a probe of Python's
         state), and return that JSON decoded."""

@@ -46,9 +46,7 @@ THUMB = ".iw-thumb[data-layer][data-head]"
 
 def test_attention_view_click_and_hover(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL, DARK_CELL, ABLATION_PROBE_CELL])
-    nb.run_cell(0, timeout_s=240)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
+    root = nb.show_view(0, ROOT, timeout_s=240)
     thumbs = root.locator(THUMB)
     thumbs.first.wait_for(state="visible", timeout=30_000)
     assert thumbs.count() == 30 * 9

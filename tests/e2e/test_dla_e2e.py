@@ -32,10 +32,7 @@ print("JSON" + _json.dumps({"top": [int(_l), int(_h)], "value": float(r.heads[_l
 
 def test_dla_hover_and_select_head(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=240)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
-    assert not root.locator(".iw-error:visible").count()
+    root = nb.show_view(0, ROOT, timeout_s=240)
     assert root.locator(".iw-dla-layer").count() == 30
     assert root.locator(".iw-dla-check").first.get_attribute("data-ok") == "true"
 

@@ -41,9 +41,7 @@ def _tab(root, title: str):
 
 def test_explorer_panels_follow_one_selection(open_notebook, jupyter_server) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=300)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
+    root = nb.show_view(0, ROOT, timeout_s=300)
     bar = root.locator(BAR).first
     bar.wait_for(state="visible", timeout=30_000)
     assert bar.locator(".iw-prompt").first.input_value() == PROMPT

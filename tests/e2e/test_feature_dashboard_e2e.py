@@ -67,10 +67,7 @@ def _wait_idle(nb, root) -> None:
 
 def test_open_a_feature_and_prompt_mode(open_notebook, sae_folder) -> None:
     nb = open_notebook("lab", [_view_cell(sae_folder), PROBE_CELL])
-    nb.run_cell(0, timeout_s=600)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
-    assert not root.locator(".iw-error:visible").count()
+    root = nb.show_view(0, ROOT, timeout_s=600)
     assert root.locator(".iw-fl-count").inner_text() == "1024 features"
     rows = root.locator(".iw-fl-row")
     assert 10 < rows.count() < 80  # virtualised

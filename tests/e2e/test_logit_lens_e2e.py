@@ -31,10 +31,7 @@ print("JSON" + _json.dumps({"labels": list(v.tracked_labels), "mode": v.mode, "e
 
 def test_logit_lens_track_and_select(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=240)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
-    assert not root.locator(".iw-error:visible").count()
+    root = nb.show_view(0, ROOT, timeout_s=240)
     assert root.get_attribute("data-mode") == "top"
     assert root.get_attribute("data-interactive") == "true"
 

@@ -31,10 +31,7 @@ print("JSON" + _json.dumps({"selected": list(v.selected_token), "layer": v.layer
 
 def test_neuron_panel_token_then_neuron(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=300)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
-    assert not root.locator(".iw-error:visible").count()
+    root = nb.show_view(0, ROOT, timeout_s=300)
     assert root.get_attribute("data-layer") == "9" and root.get_attribute("data-index") == "720"
     state = nb.run_json(1)
     pos = state["tokens"].index(" is")

@@ -33,9 +33,7 @@ LAYER, POSITION = 4, 9
 
 def test_patching_click_shows_top_tokens(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=240)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
+    root = nb.show_view(0, ROOT, timeout_s=240)
     grid = root.locator(GRID).first
     grid.wait_for(state="visible", timeout=30_000)
     assert not root.locator(".iw-error:visible").count()

@@ -43,10 +43,7 @@ def _check_page_shows(root, state: dict) -> None:
 
 def test_probe_apply_text_and_switch_layer(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=300)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
-    assert not root.locator(".iw-error:visible").count()
+    root = nb.show_view(0, ROOT, timeout_s=300)
     assert root.get_attribute("data-interactive") == "true"
     assert root.locator(".iw-pred-body .iw-token").count() == 0  # no text applied yet
 

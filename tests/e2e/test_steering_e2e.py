@@ -56,9 +56,7 @@ def _texts(root) -> tuple[list[str], list[str]]:
 
 def test_steering_slider_regenerates_and_stop(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=240)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
+    root = nb.show_view(0, ROOT, timeout_s=240)
     assert root.locator(".iw-empty").first.inner_text() == "Nothing generated yet: press Generate."
 
     # 1. Generate at c = +1: both columns stream to 12 tokens.

@@ -30,9 +30,7 @@ def _page_represented(root) -> str:
 
 def test_superposition_slider_retrains(open_notebook) -> None:
     nb = open_notebook("lab", [VIEW_CELL, PROBE_CELL])
-    nb.run_cell(0, timeout_s=240)
-    root = nb.cell(0).locator(ROOT).first
-    root.wait_for(state="visible", timeout=60_000)
+    root = nb.show_view(0, ROOT, timeout_s=240)
     assert root.get_attribute("data-interactive") == "true"
     assert not root.locator(".iw-error:visible").count()
     state = nb.run_json(1)
