@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..model import Model
+from ._progress import ticker
 from ..results.probe import Probe, ProbeSource
 from .activations import run_with_cache
 from .steering import _mean_over_tokens
@@ -25,8 +26,9 @@ from .steering import _mean_over_tokens
 __all__ = ["probe", "probe_predictions", "probe_source"]
 
 
-def _features(model: Model, texts: list[str], layers: list[int], position, batch_size: int) -> torch.Tensor:
-    """``[n_texts, len(layers), d_model]`` float32 features."""
+def _features(model: Model, texts: list[str], layers: list[int], position, batch_size: int,
+              tick=lambda n: None) -> torch.Tensor:
+    """``[n_texts, len(layers), d_model]`` float32 features; ``tick(n)`` after each batch."""
     names = [f"blocks.{l}.hook_resid_post" for l in layers]
     out = []
     for i in range(0, len(texts), batch_size):
@@ -51,6 +53,7 @@ def _features(model: Model, texts: list[str], layers: list[int], position, batch
                 v = x[torch.arange(len(chunk)), idx]
             per_layer.append(v)
         out.append(torch.stack(per_layer, 1))
+        tick(len(chunk))
     return torch.cat(out)
 
 
@@ -85,7 +88,7 @@ def _fit(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float, steps: int
 
 def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union[str, Sequence[int]] = "all",
           position: Union[str, int] = "last", test_fraction: float = 0.25, seed: int = 0, l2: float = 1e-3,
-          steps: int = 200, batch_size: int = 16) -> Probe:
+          steps: int = 200, batch_size: int = 16, progress=None) -> Probe:
     """Train a linear probe per layer to predict ``labels`` from the residual stream.
 
     Args:
@@ -98,6 +101,8 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
             out) or a position.
         test_fraction: held out per class (stratified, seeded by ``seed``).
         l2: L2 penalty on the standardised weights; steps: L-BFGS iterations.
+        progress: ``None``/``True`` (a tqdm bar over the texts read and the layers fitted),
+            ``False``, or a callable taking the fraction done.
 
     Returns a :class:`~interp_widgets.results.Probe` with per-layer train and held-out
     accuracy and the probe directions.
@@ -126,23 +131,28 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
     y_all = np.array([classes.index(v) for v in labels])
     train, test = _split(y_all, test_fraction, seed)
 
-    with torch.no_grad():
-        feats = _features(model, texts, layer_ids, position, batch_size)  # [n, L, d]
-    y = torch.tensor(y_all, device=feats.device)
-    tr, te = torch.tensor(train, device=feats.device), torch.tensor(test, device=feats.device)
-    acc_tr, acc_te, dirs, biases = [], [], [], []
-    for j in range(len(layer_ids)):
-        x = feats[:, j].double()
-        mu, sd = x[tr].mean(0), x[tr].std(0).clamp_min(1e-6)
-        z = (x - mu) / sd
-        w, b = _fit(z[tr], y[tr], len(classes), l2, steps)
-        pred = (z @ w.T + b).argmax(-1)
-        acc_tr.append(float((pred[tr] == y[tr]).double().mean()))
-        acc_te.append(float((pred[te] == y[te]).double().mean()))
-        # in residual units: w.(x - mu)/sd + b = (w/sd).x + (b - (w/sd).mu)
-        w_res = w / sd
-        dirs.append(w_res.float().cpu().numpy())
-        biases.append((b - w_res @ mu).float().cpu().numpy())
+    tick = ticker(progress, len(texts) + len(layer_ids), "probe", "step")
+    try:
+        with torch.no_grad():
+            feats = _features(model, texts, layer_ids, position, batch_size, tick)  # [n, L, d]
+        y = torch.tensor(y_all, device=feats.device)
+        tr, te = torch.tensor(train, device=feats.device), torch.tensor(test, device=feats.device)
+        acc_tr, acc_te, dirs, biases = [], [], [], []
+        for j in range(len(layer_ids)):
+            x = feats[:, j].double()
+            mu, sd = x[tr].mean(0), x[tr].std(0).clamp_min(1e-6)
+            z = (x - mu) / sd
+            w, b = _fit(z[tr], y[tr], len(classes), l2, steps)
+            pred = (z @ w.T + b).argmax(-1)
+            acc_tr.append(float((pred[tr] == y[tr]).double().mean()))
+            acc_te.append(float((pred[te] == y[te]).double().mean()))
+            # in residual units: w.(x - mu)/sd + b = (w/sd).x + (b - (w/sd).mu)
+            w_res = w / sd
+            dirs.append(w_res.float().cpu().numpy())
+            biases.append((b - w_res @ mu).float().cpu().numpy())
+            tick(1)
+    finally:
+        tick(None)
     majority = float(np.bincount(y_all[test], minlength=len(classes)).max() / len(test))
     result = Probe(layers=layer_ids, classes=classes, train_accuracy=np.array(acc_tr, dtype=np.float32),
                    test_accuracy=np.array(acc_te, dtype=np.float32), directions=np.stack(dirs),

@@ -57,3 +57,10 @@ def test_probe_bad_input(gpt2):
         iw.probe(gpt2, A + B, [0] * 6 + [1] * 6, layers=[99])
     with pytest.raises(ValueError, match="position"):
         iw.probe(gpt2, A + B, [0] * 6 + [1] * 6, position="first")
+
+
+def test_progress_counts_texts_read_and_layers_fitted(gpt2):
+    seen = []
+    iw.probe(gpt2, A + B, [0] * 6 + [1] * 6, progress=seen.append)
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    assert len(seen) == 1 + gpt2.n_layers  # one batch of 12 texts, then each layer
