@@ -24,7 +24,8 @@ def linked(*views, direction: str = "vertical") -> ipywidgets.Box:
         direction: ``"vertical"`` (a VBox) or ``"horizontal"`` (an HBox).
 
     Returns the box; ``box.links`` holds the ``traitlets.link`` objects (``unlink()`` them to
-    separate the views again).
+    separate the views again), and ``box.to_html(path)`` writes the views into one
+    self-contained page (static: there they no longer follow one selection).
     """
     if len(views) < 2:
         raise ValueError("linked() needs at least two views")
@@ -36,4 +37,11 @@ def linked(*views, direction: str = "vertical") -> ipywidgets.Box:
         raise ValueError(f"direction must be 'vertical' or 'horizontal', got {direction!r}")
     box = (ipywidgets.VBox if direction == "vertical" else ipywidgets.HBox)(list(views))
     box.links = [traitlets.link((views[0], "selected_token"), (v, "selected_token")) for v in views[1:]]
+
+    def to_html(path, title: str | None = None):
+        from ..export import to_html as export
+
+        return export(list(views), path, title=title or "Linked views")
+
+    box.to_html = to_html
     return box

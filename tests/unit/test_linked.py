@@ -28,3 +28,11 @@ def test_linked_rejects_what_cannot_follow():
         iw.linked(h, object())
     with pytest.raises(ValueError, match="direction"):
         iw.linked(h, iw.TokenHeatmap(["x"], [2.0]), direction="diagonal")
+
+
+def test_linked_box_exports_its_views(tmp_path):
+    a = iw.TokenHeatmap(["A", " first"], [1.0, 2.0], title="view one")
+    b = iw.TokenHeatmap(["A", " second"], [3.0, 4.0], title="view two")
+    path = iw.linked(a, b).to_html(tmp_path / "linked.html")
+    html = path.read_text(encoding="utf-8")
+    assert "view one" in html and "view two" in html and " second" in html
