@@ -225,3 +225,29 @@ describe("showToken", () => {
     expect(showToken(" Paris")).toBe("·Paris");
   });
 });
+
+
+describe("LogitLensView on a long text", () => {
+  it("sizes the stage to every column but paints only those in view, and follows the scroll", () => {
+    const n = 600; // 38,400 px of columns: one canvas that wide would pass the browser's limit
+    const ids = new Int32Array(ROWS * n * K).fill(10);
+    const probs = new Float32Array(ROWS * n * K).fill(0.5);
+    const { el } = setup({
+      tokens: Array.from({ length: n }, (_, i) => ` t${i}`),
+      top_ids: payload(ids, [ROWS, n, K]) as LogitLensModel["top_ids"],
+      top_probs: payload(probs, [ROWS, n, K]) as LogitLensModel["top_probs"],
+    });
+    const stage = el.querySelector<HTMLElement>(".iw-stage")!;
+    const canvas = stage.querySelector("canvas")!;
+    expect(stage.style.width).toBe(`${n * CELL_W}px`);
+    expect(canvas.width).toBeLessThan(4000); // a window of columns, not 38,400 px
+    expect(canvas.style.left).toBe("0px");
+    const scroll = el.querySelector<HTMLElement>(".iw-lens-scroll")!;
+    scroll.scrollLeft = 300 * CELL_W;
+    scroll.dispatchEvent(new Event("scroll"));
+    const left = parseFloat(canvas.style.left);
+    expect(left).toBeGreaterThan(250 * CELL_W);
+    expect(left).toBeLessThanOrEqual(300 * CELL_W);
+    expect(left + canvas.width).toBeGreaterThan(300 * CELL_W);
+  });
+});

@@ -101,7 +101,7 @@ const CSS = `${ABLATION_CSS}
 .iw-head-matrix { max-height: 640px; overflow: auto; }
 .iw-mgrid { display: grid; grid-template-columns: max-content max-content; }
 .iw-mgrid .iw-token, .iw-lines .iw-token { display: block; margin: 0; padding: 0 3px; border-radius: 2px; box-sizing: border-box;
-  overflow: hidden; text-overflow: ellipsis; cursor: pointer; min-width: 0; }
+  overflow: hidden; text-overflow: ellipsis; white-space: pre; overflow-wrap: normal; cursor: pointer; min-width: 0; }
 /* Labels stay in view while a long matrix scrolls; each hugs its text (tints fit the token). */
 .iw-qlabels { display: flex; flex-direction: column; align-items: flex-end; position: sticky; left: 0; z-index: 1; background: var(--iw-bg); padding-right: 2px; }
 .iw-qlabels .iw-token { text-align: right; max-width: 12em; }

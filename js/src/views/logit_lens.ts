@@ -44,6 +44,8 @@ export interface LogitLensModel {
 /** Cell size in CSS pixels. */
 export const CELL_W = 64;
 export const CELL_H = 20;
+/** Columns painted beyond each side of the view, so that short scrolls need no repaint. */
+const PAINT_MARGIN = 16;
 
 const DATA_TRAITS = [
   "tokens",
@@ -86,7 +88,7 @@ const CSS = `
 .iw-lens .iw-layer-caption { height: 22px; line-height: 22px; font-family: var(--iw-ui); font-style: italic; }
 .iw-lens .iw-lens-scroll { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }
 .iw-lens .iw-stage { position: relative; cursor: crosshair; }
-.iw-lens .iw-stage canvas { display: block; }
+.iw-lens .iw-stage canvas { display: block; position: absolute; top: 0; }
 .iw-lens[data-busy="true"] .iw-stage { opacity: 0.6; cursor: progress; }
 .iw-lens .iw-cell-hover, .iw-lens .iw-col-sel { position: absolute; pointer-events: none; border-radius: 2px; }
 .iw-lens .iw-cell-hover { box-shadow: 0 0 0 2px var(--iw-fg); }
@@ -94,7 +96,8 @@ const CSS = `
 .iw-lens .iw-cell-hover[hidden], .iw-lens .iw-col-sel[hidden] { display: none; }
 .iw-lens .iw-cols { display: flex; }
 .iw-lens .iw-cols .iw-token { flex: 0 0 auto; box-sizing: border-box; width: ${CELL_W}px; margin: 2px 0 0; padding: 0 3px;
-  overflow: hidden; text-overflow: ellipsis; font-size: 11px; line-height: 18px; cursor: pointer; border-radius: 3px; }
+  overflow: hidden; text-overflow: ellipsis; white-space: pre; overflow-wrap: normal; font-size: 11px; line-height: 18px;
+  cursor: pointer; border-radius: 3px; }
 .iw-lens .iw-tip-head { margin-bottom: 3px; }
 .iw-lens .iw-tip-topk { display: grid; grid-template-columns: auto auto auto; gap: 0 10px; }
 .iw-lens .iw-tip-topk .iw-tip-rank, .iw-lens .iw-tip-topk .iw-tip-p { text-align: right; font-family: var(--iw-mono); opacity: 0.8; }
@@ -263,16 +266,32 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     return { p: d.probs[i], text: vocab[String(d.ids[i])] ?? `#${d.ids[i]}`, maxed: true };
   };
 
-  /** Paint every cell: background by probability, text (truncated to fit) on top. */
+  // Long texts: the canvas covers only the columns in view (plus a margin) and moves as the
+  // grid scrolls; one canvas as wide as 2,500 tokens (160,000 px) would pass the browser's
+  // canvas limit (32,767 px) and take 400 MB.
+  let painted: [number, number] = [0, 0]; // columns on the canvas
+  const wanted = (cols: number): [number, number] => {
+    const view = scroll.clientWidth || 1600;
+    const first = Math.floor(scroll.scrollLeft / CELL_W);
+    return [Math.max(0, first - PAINT_MARGIN), Math.min(cols, first + Math.ceil(view / CELL_W) + 1 + PAINT_MARGIN)];
+  };
+
+  /** Paint the cells in view: background by probability, text (truncated to fit) on top. */
   const paint = () => {
     const d = data;
     if (!d || !scale) return;
     const W = d.cols * CELL_W;
     const H = d.rows * CELL_H;
-    // The backing store stays within the browser's canvas limits for very long texts.
-    const ctx = context2d(canvas, sizeCanvas(canvas, W, H));
+    stage.style.width = `${W}px`;
+    stage.style.height = `${H}px`;
+    const [c0, c1] = (painted = wanted(d.cols));
+    const x0 = c0 * CELL_W;
+    canvas.style.left = `${x0}px`;
+    const dpr = sizeCanvas(canvas, Math.max(1, (c1 - c0) * CELL_W), H);
+    const ctx = context2d(canvas, dpr);
     if (!ctx) return;
-    ctx.clearRect(0, 0, W, H);
+    ctx.setTransform(dpr, 0, 0, dpr, -x0 * dpr, 0); // draw in grid coordinates
+    ctx.clearRect(x0, 0, (c1 - c0) * CELL_W, H);
     let mono = "";
     try {
       mono = getComputedStyle(root).getPropertyValue("--iw-mono").trim();
@@ -290,7 +309,7 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     const fitted = new Map<string, string>(); // cell text -> text that fits (tokens repeat)
     for (let r = 0; r < d.rows; r++) {
       const y = (d.rows - 1 - r) * CELL_H; // final layer on top, embeddings at the bottom
-      for (let c = 0; c < d.cols; c++) {
+      for (let c = c0; c < c1; c++) {
         const cell = cellAt(d, r, c, tracked, vocab);
         ctx.fillStyle = scale.color(cell.p);
         ctx.fillRect(c * CELL_W, y, CELL_W - 1, CELL_H - 1); // 1px gaps draw the grid
@@ -555,6 +574,14 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     model.save_changes();
   };
 
+  // Scrolling past the painted columns (or a wider window) paints the ones now in view.
+  const onScroll = () => {
+    if (!data) return;
+    const [c0, c1] = wanted(data.cols);
+    if (c0 < painted[0] || c1 > painted[1]) paint();
+  };
+  shell.listen(scroll, "scroll", onScroll);
+  if (typeof window !== "undefined") shell.listen(window, "resize", onScroll);
   shell.listen(stage, "mousemove", onMove);
   shell.listen(stage, "mouseleave", onLeave);
   shell.listen(stage, "click", onStageClick);
