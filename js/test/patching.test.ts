@@ -236,3 +236,26 @@ describe("PatchingView", () => {
     expect(quoted(" John\n")).toBe("' John↵'");
   });
 });
+
+describe("PatchingView on a long prompt", () => {
+  it("sizes the stage to every position but paints only those in view, and follows the scroll", () => {
+    const n = 900; // 39,600 px of positions: one canvas that wide would pass the browser's limit
+    const row = Array.from({ length: n }, (_, i) => (i % 7) / 7);
+    const toks = Array.from({ length: n }, (_, i) => ` t${i}`);
+    const { el, model } = setup({ values: f32([row, row]) as PatchingModel["values"], clean_tokens: toks, corrupted_tokens: toks });
+    const stage = el.querySelector<HTMLElement>(".iw-patch-stage")!;
+    const canvas = stage.querySelector("canvas")!;
+    expect(stage.style.width).toBe(`${n * POS_W}px`);
+    expect(canvas.width).toBeLessThan(4000);
+    const wrap = el.querySelector<HTMLElement>(".iw-patch-grid-wrap")!;
+    wrap.scrollLeft = 500 * POS_W;
+    wrap.dispatchEvent(new Event("scroll"));
+    const left = parseFloat(canvas.style.left);
+    expect(left).toBeGreaterThan(450 * POS_W);
+    expect(left).toBeLessThanOrEqual(500 * POS_W);
+    // a click on the canvas maps to the grid's column, not the canvas's
+    canvas.dispatchEvent(new MouseEvent("click", { clientX: 5, clientY: ROW_H + 5, bubbles: true }));
+    const sel = model.get("selected_cell");
+    expect([sel[0], sel[1]]).toEqual([1, Math.floor((left + 5) / POS_W)]);
+  });
+});

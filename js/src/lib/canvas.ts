@@ -55,20 +55,26 @@ export interface GridPaint {
   color(row: number, col: number): string;
   /** Rectangles drawn over cells (hover, selection), in order. */
   outlines?: GridOutline[];
+  /** Only columns `from` (inclusive) to `to` (exclusive): a window of a very wide grid. */
+  from?: number;
+  to?: number;
 }
 
-/** Paint a rows x cols grid of coloured cells with 1 px gaps, then the outlines. */
+/** Paint a rows x cols grid of coloured cells with 1 px gaps, then the outlines (in grid
+ * coordinates: a window `from`..`to` is drawn where it lies in the whole grid). */
 export function paintGrid(ctx: CanvasRenderingContext2D, g: GridPaint): void {
+  const from = Math.max(0, g.from ?? 0);
+  const to = Math.min(g.cols, g.to ?? g.cols);
   ctx.fillStyle = g.background;
-  ctx.fillRect(0, 0, g.cols * g.cellW, g.rows * g.cellH);
+  ctx.fillRect(from * g.cellW, 0, Math.max(0, to - from) * g.cellW, g.rows * g.cellH);
   for (let r = 0; r < g.rows; r++) {
-    for (let c = 0; c < g.cols; c++) {
+    for (let c = from; c < to; c++) {
       ctx.fillStyle = g.color(r, c);
       ctx.fillRect(c * g.cellW + 0.5, r * g.cellH + 0.5, g.cellW - 1, g.cellH - 1);
     }
   }
   for (const o of g.outlines ?? []) {
-    if (o.row < 0 || o.col < 0 || o.row >= g.rows || o.col >= g.cols) continue;
+    if (o.row < 0 || o.col < from || o.row >= g.rows || o.col >= to) continue;
     ctx.strokeStyle = o.color;
     ctx.lineWidth = o.width;
     ctx.strokeRect(o.col * g.cellW + o.width / 2, o.row * g.cellH + o.width / 2, g.cellW - o.width, g.cellH - o.width);

@@ -92,7 +92,8 @@ const CSS = `${ABLATION_CSS}
 .iw-layer.iw-sel { color: var(--iw-accent); font-weight: 700; }
 .iw-patch-nums { display: flex; flex-direction: column; }
 .iw-patch-num { font-family: var(--iw-mono); font-size: 10px; color: var(--iw-muted); line-height: ${ROW_H}px; height: ${ROW_H}px; }
-canvas.iw-patch-grid { display: block; }
+.iw-patch-stage { position: relative; }
+canvas.iw-patch-grid { display: block; position: absolute; top: 0; }
 .iw-patching[data-interactive="true"] canvas.iw-patch-grid { cursor: pointer; }
 .iw-patching[data-busy="true"] canvas.iw-patch-grid { cursor: progress; }
 .iw-patch-pos { font: inherit; font-size: 12px; color: var(--iw-fg); background: var(--iw-panel);
@@ -211,9 +212,24 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   root.append(nanBox, controls, body, hint);
   const tip = createTooltip(root);
 
+  // The canvas covers the columns in view (plus a margin) of a stage as wide as the grid:
+  // one canvas per grid would pass the browser's 32,767 px limit past ~745 positions.
+  const stage = document.createElement("div");
+  stage.className = "iw-patch-stage";
   const canvas = document.createElement("canvas");
   canvas.className = "iw-patch-grid";
   canvas.setAttribute("role", "img");
+  stage.appendChild(canvas);
+  let painted: [number, number] = [0, 0]; // columns on the canvas
+  const wanted = (cols: number): [number, number] => {
+    const W = cellW();
+    const left = Math.max(0, gridWrap.scrollLeft - stage.offsetLeft);
+    const first = Math.floor(left / W);
+    const view = gridWrap.clientWidth || 1600;
+    return [Math.max(0, first - 16), Math.min(cols, first + Math.ceil(view / W) + 17)];
+  };
+  /** Where the canvas starts in the grid (CSS px). */
+  const canvasLeft = () => parseFloat(canvas.style.left) || 0;
 
   let grid: Grid | null = null;
   /** The shown matrix [layers, columns] (a position's slice, or the sum, for 3-D values). */
@@ -271,16 +287,22 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
 
   const paint = () => {
     const g = grid;
-    const ctx = g && scale && !g.undefinedEffect ? context2d(canvas) : null;
-    if (!ctx || !g || !scale) return;
+    if (!g || !scale || g.undefinedEffect) return;
+    const W = cellW();
+    const [c0, c1] = (painted = wanted(g.C));
+    canvas.style.left = `${c0 * W}px`;
+    const dpr = sizeCanvas(canvas, Math.max(1, (c1 - c0) * W), g.L * ROW_H);
+    const ctx = context2d(canvas, dpr);
+    if (!ctx) return;
+    ctx.setTransform(dpr, 0, 0, dpr, -c0 * W * dpr, 0); // draw in grid coordinates
     const s = scale;
     const outlines: GridOutline[] = [];
     if (hover) outlines.push({ row: hover[0], col: hover[1], color: colors.fg, width: 1 });
     const sel = model.get("selected_cell") ?? [];
     const c = columnOf(sel);
     if (c >= 0) outlines.push({ row: sel[0], col: c, color: colors.accent, width: 2 });
-    paintGrid(ctx, { rows: g.L, cols: g.C, cellW: cellW(), cellH: ROW_H, background: colors.bg,
-      color: (l, col) => s.color(shown[l * g.C + col]), outlines });
+    paintGrid(ctx, { rows: g.L, cols: g.C, cellW: W, cellH: ROW_H, background: colors.bg,
+      color: (l, col) => s.color(shown[l * g.C + col]), outlines, from: c0, to: c1 });
   };
 
   /** Highlight the selected row and column labels, and repaint the outline. */
@@ -523,11 +545,12 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     }
     gridWrap.appendChild(rows);
 
-    sizeCanvas(canvas, g.C * W, g.L * ROW_H);
+    stage.style.width = `${g.C * W}px`;
+    stage.style.height = `${g.L * ROW_H}px`;
     canvas.dataset.cellWidth = String(W);
     canvas.dataset.cellHeight = String(ROW_H);
     canvas.setAttribute("aria-label", `patching effects of ${g.L} layers x ${g.C} ${g.mode === "positions" ? "positions" : g.mode === "heads" ? "heads" : "column"}`);
-    gridWrap.appendChild(canvas);
+    gridWrap.appendChild(stage);
     if (numbers) {
       const nums = document.createElement("div");
       nums.className = "iw-patch-nums";
@@ -553,7 +576,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
       x = ev.clientX - r.left;
       y = ev.clientY - r.top;
     }
-    const c = Math.floor(x / cellW());
+    const c = Math.floor((x + canvasLeft()) / cellW());
     const l = Math.floor(y / ROW_H);
     return l >= 0 && l < g.L && c >= 0 && c < g.C ? [l, c] : null;
   };
@@ -588,7 +611,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     const rr = root.getBoundingClientRect();
     const r = canvas.getBoundingClientRect();
     const W = cellW();
-    tip.show(nodes, { left: r.left - rr.left + c * W, bottom: r.top - rr.top + (l + 1) * ROW_H });
+    tip.show(nodes, { left: r.left - rr.left + c * W - canvasLeft(), bottom: r.top - rr.top + (l + 1) * ROW_H });
   };
   const onLeave = () => {
     hover = null;
@@ -620,6 +643,12 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     if (!Number.isFinite(headPos)) headPos = -1;
     draw();
   };
+  const onScroll = () => {
+    if (!grid) return;
+    const [c0, c1] = wanted(grid.C);
+    if (c0 < painted[0] || c1 > painted[1]) paint();
+  };
+  shell.listen(gridWrap, "scroll", onScroll);
   shell.listen(canvas, "mousemove", onMove);
   shell.listen(canvas, "mouseleave", onLeave);
   shell.listen(canvas, "click", onClick);
