@@ -80,3 +80,43 @@ export function paintGrid(ctx: CanvasRenderingContext2D, g: GridPaint): void {
     ctx.strokeRect(o.col * g.cellW + o.width / 2, o.row * g.cellH + o.width / 2, g.cellW - o.width, g.cellH - o.width);
   }
 }
+
+/** Columns painted beyond each side of the view, so that short scrolls need no repaint. */
+export const WINDOW_MARGIN = 16;
+
+/**
+ * A canvas that covers only the columns of a wide grid in view of `scroller` (plus
+ * `WINDOW_MARGIN` each side), positioned at their place in the grid: one canvas as wide as
+ * thousands of columns would pass the browser's canvas limit (32,767 px) and its memory.
+ * `origin()` is where the grid starts in the scroller's content (CSS px).
+ */
+export function createColumnWindow(canvas: HTMLCanvasElement, scroller: HTMLElement, origin: () => number = () => 0) {
+  let painted: [number, number] = [0, 0];
+  const wanted = (cols: number, cellW: number): [number, number] => {
+    const first = Math.floor(Math.max(0, scroller.scrollLeft - origin()) / cellW);
+    const view = scroller.clientWidth || 1600;
+    return [Math.max(0, first - WINDOW_MARGIN), Math.min(cols, first + Math.ceil(view / cellW) + 1 + WINDOW_MARGIN)];
+  };
+  return {
+    /** Place and size the canvas for the columns in view; its context draws in grid
+     * coordinates. Null where there is no canvas implementation (unit tests). */
+    begin(cols: number, cellW: number, height: number): { ctx: CanvasRenderingContext2D; from: number; to: number } | null {
+      const [from, to] = (painted = wanted(cols, cellW));
+      canvas.style.left = `${from * cellW}px`;
+      const dpr = sizeCanvas(canvas, Math.max(1, (to - from) * cellW), height);
+      const ctx = context2d(canvas, dpr);
+      if (!ctx) return null;
+      ctx.setTransform(dpr, 0, 0, dpr, -from * cellW * dpr, 0);
+      return { ctx, from, to };
+    },
+    /** True when columns now in view are not on the canvas (after a scroll or a resize). */
+    stale(cols: number, cellW: number): boolean {
+      const [from, to] = wanted(cols, cellW);
+      return from < painted[0] || to > painted[1];
+    },
+    /** Where the canvas starts in the grid (CSS px). */
+    left(): number {
+      return parseFloat(canvas.style.left) || 0;
+    },
+  };
+}

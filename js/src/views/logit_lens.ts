@@ -14,7 +14,7 @@ import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { context2d, sizeCanvas } from "../lib/canvas";
+import { createColumnWindow } from "../lib/canvas";
 import { createViewShell } from "../lib/shell";
 import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
@@ -44,8 +44,6 @@ export interface LogitLensModel {
 /** Cell size in CSS pixels. */
 export const CELL_W = 64;
 export const CELL_H = 20;
-/** Columns painted beyond each side of the view, so that short scrolls need no repaint. */
-const PAINT_MARGIN = 16;
 
 const DATA_TRAITS = [
   "tokens",
@@ -269,12 +267,7 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
   // Long texts: the canvas covers only the columns in view (plus a margin) and moves as the
   // grid scrolls; one canvas as wide as 2,500 tokens (160,000 px) would pass the browser's
   // canvas limit (32,767 px) and take 400 MB.
-  let painted: [number, number] = [0, 0]; // columns on the canvas
-  const wanted = (cols: number): [number, number] => {
-    const view = scroll.clientWidth || 1600;
-    const first = Math.floor(scroll.scrollLeft / CELL_W);
-    return [Math.max(0, first - PAINT_MARGIN), Math.min(cols, first + Math.ceil(view / CELL_W) + 1 + PAINT_MARGIN)];
-  };
+  const colWindow = createColumnWindow(canvas, scroll);
 
   /** Paint the cells in view: background by probability, text (truncated to fit) on top. */
   const paint = () => {
@@ -284,14 +277,10 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     const H = d.rows * CELL_H;
     stage.style.width = `${W}px`;
     stage.style.height = `${H}px`;
-    const [c0, c1] = (painted = wanted(d.cols));
-    const x0 = c0 * CELL_W;
-    canvas.style.left = `${x0}px`;
-    const dpr = sizeCanvas(canvas, Math.max(1, (c1 - c0) * CELL_W), H);
-    const ctx = context2d(canvas, dpr);
-    if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, -x0 * dpr, 0); // draw in grid coordinates
-    ctx.clearRect(x0, 0, (c1 - c0) * CELL_W, H);
+    const win = colWindow.begin(d.cols, CELL_W, H);
+    if (!win) return;
+    const { ctx, from: c0, to: c1 } = win;
+    ctx.clearRect(c0 * CELL_W, 0, (c1 - c0) * CELL_W, H);
     let mono = "";
     try {
       mono = getComputedStyle(root).getPropertyValue("--iw-mono").trim();
@@ -576,9 +565,7 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
 
   // Scrolling past the painted columns (or a wider window) paints the ones now in view.
   const onScroll = () => {
-    if (!data) return;
-    const [c0, c1] = wanted(data.cols);
-    if (c0 < painted[0] || c1 > painted[1]) paint();
+    if (data && colWindow.stale(data.cols, CELL_W)) paint();
   };
   shell.listen(scroll, "scroll", onScroll);
   if (typeof window !== "undefined") shell.listen(window, "resize", onScroll);

@@ -32,7 +32,7 @@ import { decodeArray, firstNonFinite, type ArrayPayload } from "../lib/codec";
 import { renderLegend } from "../lib/legend";
 import { makeScale, type ColorScale } from "../lib/scale";
 import { coalesce } from "../lib/schedule";
-import { context2d, paintGrid, sizeCanvas, type GridOutline } from "../lib/canvas";
+import { createColumnWindow, paintGrid, type GridOutline } from "../lib/canvas";
 import { createViewShell } from "../lib/shell";
 import { type ThemeOption } from "../lib/theme";
 import { displayToken } from "../lib/tokens";
@@ -220,16 +220,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
   canvas.className = "iw-patch-grid";
   canvas.setAttribute("role", "img");
   stage.appendChild(canvas);
-  let painted: [number, number] = [0, 0]; // columns on the canvas
-  const wanted = (cols: number): [number, number] => {
-    const W = cellW();
-    const left = Math.max(0, gridWrap.scrollLeft - stage.offsetLeft);
-    const first = Math.floor(left / W);
-    const view = gridWrap.clientWidth || 1600;
-    return [Math.max(0, first - 16), Math.min(cols, first + Math.ceil(view / W) + 17)];
-  };
-  /** Where the canvas starts in the grid (CSS px). */
-  const canvasLeft = () => parseFloat(canvas.style.left) || 0;
+  const colWindow = createColumnWindow(canvas, gridWrap, () => stage.offsetLeft);
 
   let grid: Grid | null = null;
   /** The shown matrix [layers, columns] (a position's slice, or the sum, for 3-D values). */
@@ -289,12 +280,9 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     const g = grid;
     if (!g || !scale || g.undefinedEffect) return;
     const W = cellW();
-    const [c0, c1] = (painted = wanted(g.C));
-    canvas.style.left = `${c0 * W}px`;
-    const dpr = sizeCanvas(canvas, Math.max(1, (c1 - c0) * W), g.L * ROW_H);
-    const ctx = context2d(canvas, dpr);
-    if (!ctx) return;
-    ctx.setTransform(dpr, 0, 0, dpr, -c0 * W * dpr, 0); // draw in grid coordinates
+    const win = colWindow.begin(g.C, W, g.L * ROW_H);
+    if (!win) return;
+    const { ctx, from: c0, to: c1 } = win;
     const s = scale;
     const outlines: GridOutline[] = [];
     if (hover) outlines.push({ row: hover[0], col: hover[1], color: colors.fg, width: 1 });
@@ -576,7 +564,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
       x = ev.clientX - r.left;
       y = ev.clientY - r.top;
     }
-    const c = Math.floor((x + canvasLeft()) / cellW());
+    const c = Math.floor((x + colWindow.left()) / cellW());
     const l = Math.floor(y / ROW_H);
     return l >= 0 && l < g.L && c >= 0 && c < g.C ? [l, c] : null;
   };
@@ -611,7 +599,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     const rr = root.getBoundingClientRect();
     const r = canvas.getBoundingClientRect();
     const W = cellW();
-    tip.show(nodes, { left: r.left - rr.left + c * W - canvasLeft(), bottom: r.top - rr.top + (l + 1) * ROW_H });
+    tip.show(nodes, { left: r.left - rr.left + c * W - colWindow.left(), bottom: r.top - rr.top + (l + 1) * ROW_H });
   };
   const onLeave = () => {
     hover = null;
@@ -644,9 +632,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     draw();
   };
   const onScroll = () => {
-    if (!grid) return;
-    const [c0, c1] = wanted(grid.C);
-    if (c0 < painted[0] || c1 > painted[1]) paint();
+    if (grid && colWindow.stale(grid.C, cellW())) paint();
   };
   shell.listen(gridWrap, "scroll", onScroll);
   shell.listen(canvas, "mousemove", onMove);
