@@ -60,3 +60,76 @@ def test_neuron_and_cache_on_cuda(gpu, cpu):
     for x, y in zip(a.texts_activations, b.texts_activations):
         np.testing.assert_allclose(x, y, atol=2e-3)
     np.testing.assert_allclose([e.activation for e in a.examples], [e.activation for e in b.examples], atol=2e-3)
+
+
+HAPPY = ["I love this, it makes me so happy.", "What a wonderful, joyful day!", "She smiled with delight."]
+SAD = ["I hate this, it makes me so sad.", "What a terrible, miserable day.", "She cried with grief."]
+
+
+def test_steering_and_generation_on_cuda(gpu, cpu):
+    va = iw.steering_vector(gpu, HAPPY, SAD, layer=15)
+    vb = iw.steering_vector(cpu, HAPPY, SAD, layer=15)
+    np.testing.assert_allclose(va.vector, vb.vector, atol=2e-3)
+    a = iw.steered_logits(gpu, "Today I feel", va, coefficient=4)
+    b = iw.steered_logits(cpu, "Today I feel", vb, coefficient=4)
+    assert a.device.type == "cuda"
+    torch.testing.assert_close(a.cpu(), b, atol=2e-2, rtol=1e-3)
+    # greedy text with the key/value cache on the GPU is the CPU's, token for token
+    assert list(iw.generate(gpu, "The Eiffel Tower is located in", 6)) == \
+        list(iw.generate(cpu, "The Eiffel Tower is located in", 6))
+
+
+def test_probe_on_cuda(gpu, cpu):
+    texts = ["Seven plus five equals twelve.", "She counted to one hundred.", "The answer is forty two.",
+             "Multiply three by nine.", "The cat slept on the sofa.", "A dog barked at the mailman.",
+             "Elephants live in large herds.", "The horse ran across the field."]
+    labels = ["numbers"] * 4 + ["animals"] * 4
+    a = iw.probe(gpu, texts, labels, layers=[5, 20], progress=False)
+    b = iw.probe(cpu, texts, labels, layers=[5, 20], progress=False)
+    np.testing.assert_allclose(a.train_accuracy, b.train_accuracy)
+    pa = iw.probe_predictions(gpu, a, "Nine squared is eighty one.", layer=20)
+    pb = iw.probe_predictions(cpu, b, "Nine squared is eighty one.", layer=20)
+    np.testing.assert_allclose(pa, pb, atol=2e-2)
+
+
+def test_sae_on_cuda(gpu, cpu):
+    texts = iw.stdlib_docstrings()[2000:2016]
+    sae = iw.load_sae()
+    a = iw.sae_features(gpu, iw.load_sae(device="cuda"), texts, k=5, max_len=64, progress=False)
+    b = iw.sae_features(cpu, sae, texts, k=5, max_len=64, progress=False)
+    np.testing.assert_allclose(a.max_act, b.max_act, atol=5e-2, rtol=1e-2)
+    ta, xa = iw.feature_activations(gpu, iw.load_sae(device="cuda"), IOI)
+    tb, xb = iw.feature_activations(cpu, sae, IOI)
+    assert ta == tb
+    np.testing.assert_allclose(xa, xb, atol=5e-2)
+    # a short TopK training run on the GPU keeps its sparsity and learns something
+    trained, report = iw.train_sae(gpu, "blocks.4.hook_resid_post", texts, n_features=256, k=8, steps=50,
+                                   batch_size=256, eval_texts=2, progress=False)
+    assert trained.W_enc.device.type == "cuda"
+    assert report.l0 == pytest.approx(8) and report.explained_variance > 0.2
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_on_cuda(cpu, dtype):
+    """The models users run on a GPU are often half precision: the kernels stay finite, keep
+    their own checks, and agree with float32 within the dtype's rounding."""
+    half = iw.load_model(device="cuda", dtype=dtype)
+    dla = iw.direct_logit_attribution(half, IOI, target=(" Mary", " John"))
+    ref = iw.direct_logit_attribution(cpu, IOI, target=(" Mary", " John"))
+    assert abs(dla.logit - ref.logit) < 0.5
+    assert np.isfinite(dla.heads).all()
+    lens = iw.logit_lens(half, "The Eiffel Tower is located in the city of", track=" Paris")
+    assert lens.top_tokens()[-1] == " Paris"
+    c = iw.run_with_cache(half, IOI, names=["ln_final.hook_normalized", "ln_final.hook_out"])
+    r = iw.run_with_cache(cpu, IOI, names=["ln_final.hook_normalized", "ln_final.hook_out"])
+    for name in ("ln_final.hook_normalized", "ln_final.hook_out"):
+        assert c[name].dtype == dtype
+        x, y = c[name].float().cpu()[0], r[name][0]
+        assert float(((x - y).norm(dim=-1) / y.norm(dim=-1)).max()) < 0.15  # per position (bf16 on CPU: 0.07)
+    ixg = iw.attribute(half, IOI, target=" Mary", method="input_x_gradient")
+    assert np.isfinite(ixg.scores).all()
+    fp32 = iw.attribute(cpu, IOI, target=" Mary", method="input_x_gradient")
+    # measured on an H100 (scores span -1.1 to 1.0): float16 within 0.033 of float32 (r = 0.9999),
+    # bfloat16 within 0.25 (r = 0.992; 0.067 on the CPU)
+    np.testing.assert_allclose(ixg.scores, fp32.scores, atol=0.1 if dtype == torch.float16 else 0.4)
+    assert np.corrcoef(ixg.scores, fp32.scores)[0, 1] > 0.98
