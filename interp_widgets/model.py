@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import functools
 import os
 import re
 import threading
@@ -364,8 +365,9 @@ class Model:
                 f"{self.n_ctx} tokens; shorten it")
         return ids.to(self.device)
 
-    def to_str_tokens(self, ids: Union[torch.Tensor, Sequence[int]]) -> list[str]:
-        """Display text of each token, so that ``"".join`` gives back the decoded text.
+    def to_str_tokens(self, ids: Union[str, torch.Tensor, Sequence[int]]) -> list[str]:
+        """Display text of each token (of a text, or of token ids), so that ``"".join`` gives
+        back the decoded text.
 
         Each token's text is the difference between decoding a short window ending with it
         and the same window without it (sentencepiece-style tokenizers strip a leading space
@@ -374,7 +376,10 @@ class Model:
         A character whose UTF-8 bytes are split across tokens (emoji, CJK, Hebrew on byte-level
         tokenizers) is shown whole by the token that completes it; the tokens before show
         their bytes of it as ``\\xNN`` (``"Café ☕"`` → ``..., " \\xe2", "\\x98", "☕"``), so no
-        token is blank or a bare ``�``. Only there does the join differ from the text."""
+        token is blank or a bare ``�``. Only there, and where WordPiece puts a space before a
+        special token (``" [SEP]"`` is shown ``"[SEP]"``), does the join differ from the text."""
+        if isinstance(ids, str):
+            ids = self.to_tokens(ids)
         ids = [int(i) for i in (ids.flatten().tolist() if torch.is_tensor(ids) else ids)]
         out = self._window_pieces(ids)
         if any(p == "" or "\ufffd" in p for p in out):
@@ -394,8 +399,14 @@ class Model:
                 before = self.tokenizer.decode(window)
                 both = self.tokenizer.decode(window + [tok])
                 piece = both[len(before):] if both.startswith(before) else self.tokenizer.decode([tok])
+            if i and tok in self._special_ids and piece.startswith(" "):
+                piece = piece[1:]  # WordPiece decodes " [SEP]"; the space is not in the text
             out.append(piece)
         return out
+
+    @functools.cached_property
+    def _special_ids(self) -> frozenset:
+        return frozenset(int(i) for i in getattr(self.tokenizer, "all_special_ids", []) or [])
 
     def _mend_split_characters(self, ids: list[int], pieces: list[str]) -> list[str]:
         """Re-derive the pieces of tokens that hold part of a character from their bytes."""

