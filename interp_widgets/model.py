@@ -689,6 +689,30 @@ def _pick_device(device: Union[str, torch.device, None]) -> torch.device:
     return torch.device(device)
 
 
+def free_memory(device: Union[str, torch.device]) -> Optional[int]:
+    """Bytes free on ``device`` (CUDA: the driver's count; CPU: the memory available to new
+    processes, read from psutil or /proc/meminfo), or None where it cannot be read (MPS)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().available)
+    except ImportError:
+        pass
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def _cache_root() -> Path:
     root = os.environ.get("INTERP_WIDGETS_CACHE")
     if root:

@@ -19,7 +19,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 import torch
 
-from ..model import Model
+from ..model import Model, free_memory
 
 __all__ = ["ActivationCache", "run_with_cache", "SHORTHANDS"]
 
@@ -179,9 +179,69 @@ def _tokenize_batch(model: Model, texts: list[str]) -> tuple[torch.Tensor, torch
     return ids, mask
 
 
+def _upper_bound(model: Model, chosen: list[str], ids: torch.Tensor, keep_logits: bool) -> int:
+    """A cheap bound on the cache's bytes: every site as wide as the widest a config names."""
+    cfg, (b, n) = model.config, ids.shape
+    head_dim = getattr(cfg, "head_dim", None) or model.d_model // model.n_heads
+    width = max(model.d_model, model.n_heads * head_dim,
+                int(getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * model.d_model))
+    per = [model.n_heads * n * n if c.endswith("hook_pattern") else n * width for c in chosen]
+    logits = n * int(cfg.vocab_size) if keep_logits else 0
+    return 8 * b * (sum(per) + logits)  # 8 bytes: float64 at most
+
+
+def _check_size(model: Model, chosen: list[str], ids: torch.Tensor, mask: torch.Tensor, keep_logits: bool,
+                max_gib: Optional[float]) -> None:
+    """Refuse a cache larger than ``max_gib`` (default: 3/4 of the device's free memory)."""
+    if max_gib is None:
+        free = free_memory(model.device)
+        if free is None:
+            return
+        limit, where = 0.75 * free, f"3/4 of the {free / 2**30:.1f} GiB free on {model.device.type}"
+    else:
+        limit, where = max_gib * 2**30, f"max_gib={max_gib:g}"
+    if _upper_bound(model, chosen, ids, keep_logits) <= limit:  # the usual case: no need to measure
+        return
+    parts = _cache_bytes(model, chosen, ids, mask, keep_logits)
+    total = sum(parts.values())
+    if total <= limit:
+        return
+    n_texts, n_tokens = ids.shape
+    detail = ", ".join(f"{k} {v / 2**30:.1f} GiB" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
+    raise ValueError(
+        f"the cache of {n_texts} text(s) of up to {n_tokens} tokens would take {total / 2**30:.1f} GiB "
+        f"({detail}), more than {where}: keep fewer hook points (e.g. names='resid_post'), "
+        f"pass keep_logits=False, or run fewer or shorter texts at a time; max_gib=float('inf') "
+        f"skips this check")
+
+
+def _cache_bytes(model: Model, chosen: list[str], ids: torch.Tensor, mask: torch.Tensor,
+                 keep_logits: bool) -> dict[str, int]:
+    """Bytes the cache of ``chosen`` will take for this batch, by kind: measured on a forward
+    pass of two tokens (the shapes of every family without a table of them), scaled by the
+    batch and the length (attention patterns by its square)."""
+    t0 = min(2, ids.shape[1])
+    sizes: dict[str, int] = {}
+
+    def measure(t: torch.Tensor, name: str):
+        sizes[name] = t.numel() * t.element_size()
+
+    with model.hooks([(n, measure) for n in chosen]):
+        model.forward_hidden(ids[:1, :t0], attention_mask=mask[:1, :t0])
+    b, n = ids.shape
+    out: dict[str, int] = {}
+    for name, size in sizes.items():
+        kind = "patterns" if name.endswith("hook_pattern") else "activations"
+        grow = (n / t0) ** 2 if kind == "patterns" else n / t0
+        out[kind] = out.get(kind, 0) + int(size * b * grow)
+    if keep_logits and model.is_causal:
+        out["logits"] = b * n * int(model.config.vocab_size) * 4
+    return out
+
+
 @torch.no_grad()
 def run_with_cache(model: Model, text_or_texts: Union[str, Sequence[str]], names: Names = None, *,
-                   keep_logits: bool = True) -> ActivationCache:
+                   keep_logits: bool = True, max_gib: Optional[float] = None) -> ActivationCache:
     """Run the model once and keep the activations at the hook points asked for.
 
     Args:
@@ -194,6 +254,10 @@ def run_with_cache(model: Model, text_or_texts: Union[str, Sequence[str]], names
             ``"resid_post"``...), meaning that hook point in every layer.
         keep_logits: keep the output logits (causal LMs) or last hidden states (encoders);
             ``False`` skips the LM head.
+        max_gib: refuse, before running, a cache larger than this (GiB). Default: 3/4 of
+            the memory free on the model's device (where it can be read), so that asking for
+            every hook point of a long text gives an error that says what to keep instead of
+            a dead kernel. ``float("inf")`` switches the check off.
 
     Attention patterns are computed whatever attention implementation the model was loaded
     with (the run switches to an eager attention of ours and back).
@@ -208,6 +272,7 @@ def run_with_cache(model: Model, text_or_texts: Union[str, Sequence[str]], names
             raise TypeError(f"texts must be strings; text {i} is {type(t).__name__}")
     chosen = _select(model, names)
     ids, mask = _tokenize_batch(model, texts)
+    _check_size(model, chosen, ids, mask, keep_logits, max_gib)
     store: dict[str, torch.Tensor] = {}
 
     def keep(t: torch.Tensor, name: str):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import interp_widgets as iw
-from tiny_models import build_tiny
+from tiny_models import build_tiny, our_hooks
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 SHORT = "One, two, three"
@@ -116,3 +116,31 @@ def test_shorthand_keys_filters_and_errors(tiny_tokenizer):
     cpu = cache.to("cpu")
     assert cpu["pattern", 0].device.type == "cpu" and len(cpu) == len(cache)
     assert cache.logits.shape[:2] == (1, len(cache.tokens[0]))
+
+
+def test_a_cache_too_big_for_memory_is_refused_before_running(tiny_model):
+    """Every hook point of a long batch can take more memory than a laptop has: the cache's
+    size is known before the run (measured on two tokens, patterns growing with the square
+    of the length), exactly, on every family."""
+    from interp_widgets.kernels.activations import _cache_bytes, _select, _tokenize_batch
+
+    texts = ["the cat sat on the mat and the dog", "a dog"]
+    c = iw.run_with_cache(tiny_model, texts)
+    real = sum(t.numel() * t.element_size() for t in c._data.values())
+    ids, mask = _tokenize_batch(tiny_model, texts)
+    est = _cache_bytes(tiny_model, _select(tiny_model, None), ids, mask, keep_logits=False)
+    assert sum(est.values()) == real
+    assert est["patterns"] == sum(t.numel() * 4 for n, t in c._data.items() if n.endswith("hook_pattern"))
+    with pytest.raises(ValueError, match=r"would take .* GiB \(.*patterns .*\), more than max_gib=1e-06: "
+                                         r"keep fewer hook points"):
+        iw.run_with_cache(tiny_model, texts, max_gib=1e-6)
+    assert not our_hooks(tiny_model)
+    small = iw.run_with_cache(tiny_model, texts, names="resid_post", keep_logits=False, max_gib=real / 2**30)
+    assert len(small.keys()) == tiny_model.n_layers
+
+
+def test_free_memory_is_read_on_cpu():
+    from interp_widgets.model import free_memory
+
+    free = free_memory("cpu")
+    assert free is not None and free > 2**20
