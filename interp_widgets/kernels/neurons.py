@@ -237,6 +237,7 @@ class _TopK:
         self.k, self.before, self.after, self.distinct = k, before, after, distinct
         self.heap: list = []  # (activation, -order, text_index, position, window ids, window acts, max_pos)
         self.order = itertools.count()
+        self.windows: dict = {}  # (window ids, max_pos) -> kept example, when distinct
 
     def threshold(self) -> float:
         return self.heap[0][0] if len(self.heap) >= self.k else -math.inf
@@ -245,11 +246,23 @@ class _TopK:
         if self.k == 0 or act <= self.threshold():
             return
         lo, hi = max(0, pos - self.before), min(len(ids), pos + self.after + 1)
+        key = (tuple(ids[lo:hi]), pos - lo)
+        if self.distinct and key in self.windows:
+            # A corpus repeats itself (the standard library's docstrings: inherited methods):
+            # the same context from another text would be an identical row. Keep the larger.
+            kept = self.windows[key]
+            if act <= kept[0]:
+                return
+            self.heap.remove(kept)
+            heapq.heapify(self.heap)
         item = (act, -next(self.order), text_index, pos, ids[lo:hi], acts[lo:hi].copy(), pos - lo)
         if len(self.heap) < self.k:
             heapq.heappush(self.heap, item)
         else:
-            heapq.heapreplace(self.heap, item)
+            old = heapq.heapreplace(self.heap, item)
+            self.windows.pop((tuple(old[4]), old[6]), None)
+        if self.distinct:
+            self.windows[key] = item
 
     def add_batch(self, text_ids: list[int], seqs: list[list[int]], acts: torch.Tensor, counted: torch.Tensor) -> None:
         """acts ``[batch, pos]`` (float32); counted: bool mask of positions that count."""
@@ -349,8 +362,9 @@ def neuron(
         k: number of top-activating contexts kept.
         context: tokens shown before and after the max token (an int: the same on both
             sides).
-        distinct: at most one example per text (its maximum); ``False``: the top-k over all
-            positions, neighbours included.
+        distinct: at most one example per text (its maximum), and no two with the same
+            context window (a corpus that repeats a passage shows it once); ``False``: the
+            top-k over all positions, neighbours and repeats included.
         batch_size: texts per forward pass (bounds memory with ``max_len``).
         max_len: tokens per text; longer texts are truncated. Default ``min(256, context
             of the model)``.

@@ -159,11 +159,22 @@ class SAEFeatures:
     def examples(self, i: int) -> list[FeatureExample]:
         """The top-activating contexts of feature ``i``, highest first: the tokens around
         the max token and the feature's activation on each (recomputed through the source;
-        without one only the max token's value is known)."""
+        without one only the max token's value is known). A context window that repeats
+        (a corpus that repeats a passage, as the standard library's docstrings do) is listed
+        once, at its highest activation."""
         i = self._check_feature(i)
         before, after = self.context
-        hits = [(float(v), int(t), int(p)) for v, t, p in zip(self.top_values[i], self.top_text[i], self.top_pos[i])
-                if t >= 0]
+        hits, seen = [], set()
+        for v, t, p in zip(self.top_values[i], self.top_text[i], self.top_pos[i]):
+            t, p = int(t), int(p)
+            if t < 0:
+                continue
+            ids = self.corpus_ids[t]
+            lo = max(0, p - before)
+            key = (tuple(int(x) for x in ids[lo:p + after + 1]), p - lo)
+            if key not in seen:
+                seen.add(key)
+                hits.append((float(v), t, p))
         if not hits:
             return []
         acts = None

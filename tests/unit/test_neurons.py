@@ -81,12 +81,19 @@ def test_topk_equals_brute_force(tiny_llama, distinct):
     r = neuron(tiny_llama, corpus[:1], LAYER, INDEX, corpus=corpus, k=7, distinct=distinct,
                batch_size=3, context=(3, 2), progress=False)
     allpos = _all_positions(tiny_llama, corpus)
-    if distinct:  # each text's maximum
+    if distinct:  # each text's maximum, then each context window once (the larger)
         best = {}
         for v, t, p in allpos:
             if t not in best or v > best[t][0]:
                 best[t] = (v, t, p)
-        allpos = list(best.values())
+        seen, allpos = set(), []
+        for v, t, p in sorted(best.values(), reverse=True):
+            ids = tiny_llama.to_tokens(corpus[t])[0].tolist()
+            lo = max(0, p - 3)
+            key = (tuple(ids[lo:p + 3]), p - lo)
+            if key not in seen:
+                seen.add(key)
+                allpos.append((v, t, p))
     want = sorted(allpos, reverse=True)[:7]
     got = [(e.activation, e.text_index, e.position) for e in r.examples]
     assert [g[0] for g in got] == pytest.approx([w[0] for w in want], abs=1e-5)
@@ -254,3 +261,17 @@ def test_stdlib_docstrings_deterministic():
     assert stdlib_docstrings(max_texts=10, min_chars=200)[0] != "" and len(stdlib_docstrings(max_texts=10, min_chars=200)[0]) >= 200
     with pytest.raises(ValueError, match="max_texts"):
         stdlib_docstrings(max_texts=0)
+
+
+def test_a_repeated_passage_is_one_example(tiny_llama):
+    """The standard library's docstrings repeat (inherited methods): the same context from
+    two texts would be two identical rows of the panel."""
+    same = "the cat sat on the mat and the dog ran"
+    corpus = [same, "a dog ran to the cat", same, same]
+    r = neuron(tiny_llama, corpus[:1], LAYER, INDEX, corpus=corpus, k=4, context=(3, 2), progress=False)
+    windows = [(tuple(e.tokens), e.max_pos) for e in r.examples]
+    assert len(windows) == len(set(windows))
+    assert sum(e.text_index in (0, 2, 3) for e in r.examples) == 1
+    every = neuron(tiny_llama, corpus[:1], LAYER, INDEX, corpus=corpus, k=4, context=(3, 2), distinct=False,
+                   progress=False)
+    assert len({(tuple(e.tokens), e.max_pos) for e in every.examples}) < len(every.examples)

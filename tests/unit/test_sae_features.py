@@ -158,3 +158,18 @@ def test_progress_callback(model):
     seen = []
     sae_features(model, _sae(), TEXTS, batch_size=2, progress=seen.append)
     assert seen and seen[-1] == pytest.approx(1.0) and seen == sorted(seen)
+
+
+def test_a_repeated_passage_is_listed_once(model):
+    """The same text twice in the corpus (docstrings of inherited methods) puts the same
+    contexts twice in a feature's top k; the dashboard lists each once."""
+    sae = _sae()
+    r = sae_features(model, sae, TEXTS[:3] + TEXTS[:3], k=6, progress=False)
+    dup = 0
+    for f in np.nonzero(r.count)[0]:
+        ex = r.examples(int(f))
+        windows = [(tuple(e.tokens), e.max_pos) for e in ex]
+        assert len(windows) == len(set(windows))
+        assert [e.activation for e in ex] == sorted((e.activation for e in ex), reverse=True)
+        dup += len(ex) < int((r.top_text[f] >= 0).sum())
+    assert dup > 0  # the corpus did repeat contexts in the raw top k
