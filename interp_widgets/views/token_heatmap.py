@@ -52,7 +52,8 @@ class TokenHeatmap(BaseWidget):
 
     Args:
         tokens: strings exactly as the tokenizer split the text.
-        values: ``[tokens]`` or ``[rows, tokens]`` finite numbers (numpy, torch or lists).
+        values: ``[tokens]`` or ``[rows, tokens]`` finite numbers (numpy, torch or lists);
+            ``[tokens, rows]`` (CircuitsVis's ``colored_tokens_multi`` layout) is turned round.
         row_labels: one label per row.
         scale: ``"auto"`` (diverging when any value is negative), ``"diverging"`` or
             ``"sequential"``.
@@ -102,6 +103,9 @@ class TokenHeatmap(BaseWidget):
     def _check(tokens: Any, values: Any, row_labels: Any) -> tuple[list[str], np.ndarray, list[str]]:
         toks = _as_tokens(tokens)
         vals = _as_values(values)
+        two_d = (values.ndim if hasattr(values, "ndim") else np.ndim(values)) == 2
+        if two_d and vals.shape[-1] != len(toks) and vals.shape[0] == len(toks):
+            vals = np.ascontiguousarray(vals.T)  # CircuitsVis's colored_tokens_multi: [tokens, rows]
         if vals.shape[-1] != len(toks):
             raise ValueError(
                 f"{len(toks)} tokens but values have {vals.shape[-1]} columns "

@@ -75,6 +75,9 @@ def test_heatmap_accepts_lists_and_torch():
     assert w.values.shape == (1, 2) and w.values.dtype == np.float32
     w2 = TokenHeatmap(("a", "b"), [[1, 2]])
     assert w2.values.tolist() == [[1.0, 2.0]]
+    # CircuitsVis's colored_tokens_multi takes [tokens, rows]: turned round
+    w3 = TokenHeatmap(["a", "b", "c"], torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), row_labels=["x", "y"])
+    assert w3.values.tolist() == [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
 
 
 @pytest.mark.parametrize(
@@ -82,6 +85,7 @@ def test_heatmap_accepts_lists_and_torch():
     [
         ([], [], {}, "empty"),
         (["a", "b"], [1.0, 2.0, 3.0], {}, "2 tokens but values have 3 columns"),
+        (["a"], [1.0, 2.0, 3.0], {}, "1 tokens but values have 3 columns"),
         (["a", "b", "c"], [1.0, np.nan, np.inf], {}, r"2 non-finite entries .*token 1"),
         (["a", "b"], [[1.0, 2.0], [3.0, np.nan]], {}, r"1 non-finite entry .*row 1, token 1"),
         (["a", "b"], [[1.0, 2.0]], {"row_labels": ["x", "y"]}, "2 row_labels for 1 rows"),
