@@ -528,7 +528,12 @@ class Model:
         return got
 
     def forward_hidden(self, input_ids=None, inputs_embeds=None, attention_mask=None, **kw):
-        """The backbone's last hidden state ``[batch, pos, d_model]`` (after the final norm)."""
+        """The backbone's last hidden state ``[batch, pos, d_model]`` (after the final norm).
+        Inputs on another device are moved to the model's (as TransformerLens does)."""
+        dev = self.device
+        input_ids, inputs_embeds, attention_mask = (
+            t.to(dev) if torch.is_tensor(t) and t.device != dev else t
+            for t in (input_ids, inputs_embeds, attention_mask))
         out = self.base(input_ids=input_ids, inputs_embeds=inputs_embeds,
                         attention_mask=attention_mask, use_cache=False, **kw)
         return out[0]

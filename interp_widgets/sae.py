@@ -71,13 +71,14 @@ class SAE(torch.nn.Module):
     def pre_activations(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.d_in:
             raise ValueError(f"this SAE reads {self.d_in}-wide activations ({self.hook_name}); got {x.shape[-1]}")
-        x = x.to(self.W_enc.dtype)
+        x = x.to(self.W_enc.device, self.W_enc.dtype)
         if self.apply_b_dec_to_input:
             x = x - self.b_dec
         return x @ self.W_enc + self.b_enc
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Feature activations ``[..., d_sae]`` of activations ``[..., d_in]``."""
+        """Feature activations ``[..., d_sae]`` of activations ``[..., d_in]``, on the SAE's
+        device (``x`` is moved there: a cache from a GPU model works with a CPU SAE)."""
         pre = self.pre_activations(x)
         if self.architecture == "jumprelu":
             return pre * (pre > self.threshold)
@@ -88,11 +89,11 @@ class SAE(torch.nn.Module):
         return f
 
     def decode(self, f: torch.Tensor) -> torch.Tensor:
-        return f @ self.W_dec + self.b_dec
+        return f.to(self.W_dec.device, self.W_dec.dtype) @ self.W_dec + self.b_dec
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The reconstruction ``x_hat`` of ``x``."""
-        return self.decode(self.encode(x))
+        """The reconstruction ``x_hat`` of ``x``, on ``x``'s device."""
+        return self.decode(self.encode(x)).to(x.device)
 
     # ---- fitting a model -----------------------------------------------------------------
     def check(self, model) -> str:

@@ -33,7 +33,7 @@ def test_smollm2_cache_matches_hf_outputs(smollm2):
     for l in (0, 15, 29):
         torch.testing.assert_close(cache["resid_pre", l], hs[l], rtol=1e-4, atol=1e-4)
     p = cache["pattern", 18][0, 6]
-    torch.testing.assert_close(p.sum(-1), torch.ones(p.shape[0]), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(p.sum(-1), torch.ones(p.shape[0], device=p.device), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.cuda

@@ -133,3 +133,14 @@ def test_half_precision_on_cuda(cpu, dtype):
     # bfloat16 within 0.25 (r = 0.992; 0.067 on the CPU)
     np.testing.assert_allclose(ixg.scores, fp32.scores, atol=0.1 if dtype == torch.float16 else 0.4)
     assert np.corrcoef(ixg.scores, fp32.scores)[0, 1] > 0.98
+
+
+def test_cpu_sae_and_cpu_ids_with_a_gpu_model(gpu):
+    """Mixed devices as users have them: a GPU model's cache through an SAE loaded on the CPU
+    (the default), and token ids made on the CPU, just work."""
+    cache = iw.run_with_cache(gpu, IOI, names="blocks.8.hook_resid_post", keep_logits=False)
+    x = cache["blocks.8.hook_resid_post"][0]
+    sae = iw.load_sae()
+    assert sae(x).device == x.device and sae.encode(x).device.type == "cpu"
+    ids = gpu.tokenizer(IOI, return_tensors="pt").input_ids  # on the CPU
+    assert gpu(ids).device.type == "cuda"

@@ -185,7 +185,7 @@ def test_load_model_from_folder(tmp_path, tiny_tokenizer):
     loaded = iw.load_model(str(tmp_path), device="auto")
     assert loaded.device.type == ("cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu")
     ids = loaded.to_tokens(TEXT)
-    torch.testing.assert_close(loaded(ids), m(ids), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(loaded(ids).cpu(), m(ids), atol=1e-5, rtol=1e-5)  # m: CPU; ids move to it
     half = iw.load_model(str(tmp_path), device="cpu", dtype=torch.bfloat16)
     assert half.dtype == torch.bfloat16
     # a folder without a model, and a name that is neither a folder nor a hub id: a ValueError
