@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { paintGrid, sizeCanvas } from "../src/lib/canvas";
+import { createColumnWindow, paintGrid, sizeCanvas, WINDOW_MARGIN } from "../src/lib/canvas";
 
 /** A 2-D context that records what is drawn. */
 function recorder() {
@@ -47,5 +47,30 @@ describe("sizeCanvas", () => {
     } finally {
       (globalThis as { devicePixelRatio?: number }).devicePixelRatio = 1;
     }
+  });
+});
+
+describe("createColumnWindow", () => {
+  it("repaints only when the columns in view leave the painted window", () => {
+    const canvas = document.createElement("canvas");
+    const scroller = document.createElement("div");
+    Object.defineProperty(scroller, "clientWidth", { value: 200 });
+    const w = createColumnWindow(canvas, scroller);
+    const cols = 1000;
+    const cellW = 10;
+    w.begin(cols, cellW, 50); // columns 0..(20 + 1 + margin) painted
+    let repaints = 0;
+    for (let x = 0; x <= 2000; x += cellW) {
+      scroller.scrollLeft = x;
+      if (w.stale(cols, cellW)) {
+        repaints++;
+        w.begin(cols, cellW, 50);
+      }
+    }
+    // 200 one-column steps: a repaint about every WINDOW_MARGIN columns, not at every step
+    expect(repaints).toBeGreaterThan(0);
+    expect(repaints).toBeLessThanOrEqual(Math.ceil(200 / WINDOW_MARGIN) + 1);
+    scroller.scrollLeft = 5000; // a jump far away is always repainted
+    expect(w.stale(cols, cellW)).toBe(true);
   });
 });

@@ -114,6 +114,11 @@ describe("LogitLensView", () => {
     expect(tip.textContent).toContain("·the");
     el.querySelector(".iw-stage")!.dispatchEvent(new MouseEvent("mouseleave"));
     expect(tip.hidden).toBe(true);
+    // a scroll moves another cell under a still pointer: the tooltip of the old one goes
+    hover(el, 2, 3);
+    expect(tip.hidden).toBe(false);
+    el.querySelector(".iw-lens-scroll")!.dispatchEvent(new Event("scroll"));
+    expect(tip.hidden).toBe(true);
   });
 
   it("token text stays text (XSS-safe), in labels and tooltip", () => {

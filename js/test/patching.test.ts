@@ -100,6 +100,10 @@ describe("PatchingView", () => {
     expect(tip.textContent).toContain("corrupted ' Mary'");
     canvas.dispatchEvent(new MouseEvent("mouseleave"));
     expect(tip.hidden).toBe(true);
+    canvas.dispatchEvent(mouse("mousemove", 3, 1));
+    expect(tip.hidden).toBe(false);
+    el.querySelector(".iw-patch-grid-wrap")!.dispatchEvent(new Event("scroll"));
+    expect(tip.hidden).toBe(true); // a scroll puts another cell under the pointer
   });
 
   it("click sets selected_cell; Python's top tokens render with the cell's value", async () => {

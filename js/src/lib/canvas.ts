@@ -15,8 +15,17 @@ export function pixelRatio(): number {
  */
 export function sizeCanvas(canvas: HTMLCanvasElement, width: number, height: number, maxSide = 32000): number {
   const dpr = Math.max(Math.min(1, pixelRatio()), Math.min(pixelRatio(), maxSide / Math.max(width, height, 1)));
-  canvas.width = Math.round(width * dpr);
-  canvas.height = Math.round(height * dpr);
+  const w = Math.round(width * dpr);
+  const h = Math.round(height * dpr);
+  if (canvas.width !== w || canvas.height !== h) {
+    canvas.width = w;
+    canvas.height = h;
+  } else {
+    // same size: keep the backing store (a repaint while scrolling reallocated it), cleared
+    // as a resize would
+    const ctx = context2d(canvas, 1);
+    ctx?.clearRect(0, 0, w, h);
+  }
   canvas.style.width = `${width}px`;
   canvas.style.height = `${height}px`;
   return dpr;
@@ -92,10 +101,11 @@ export const WINDOW_MARGIN = 16;
  */
 export function createColumnWindow(canvas: HTMLCanvasElement, scroller: HTMLElement, origin: () => number = () => 0) {
   let painted: [number, number] = [0, 0];
-  const wanted = (cols: number, cellW: number): [number, number] => {
+  /** The columns in view, widened by `margin` each side. */
+  const wanted = (cols: number, cellW: number, margin = WINDOW_MARGIN): [number, number] => {
     const first = Math.floor(Math.max(0, scroller.scrollLeft - origin()) / cellW);
     const view = scroller.clientWidth || 1600;
-    return [Math.max(0, first - WINDOW_MARGIN), Math.min(cols, first + Math.ceil(view / cellW) + 1 + WINDOW_MARGIN)];
+    return [Math.max(0, first - margin), Math.min(cols, first + Math.ceil(view / cellW) + 1 + margin)];
   };
   return {
     /** Place and size the canvas for the columns in view; its context draws in grid
@@ -109,9 +119,10 @@ export function createColumnWindow(canvas: HTMLCanvasElement, scroller: HTMLElem
       ctx.setTransform(dpr, 0, 0, dpr, -from * cellW * dpr, 0);
       return { ctx, from, to };
     },
-    /** True when columns now in view are not on the canvas (after a scroll or a resize). */
+    /** True when columns now in view are not on the canvas (after a scroll or a resize):
+     * a scroll within the margin needs no repaint. */
     stale(cols: number, cellW: number): boolean {
-      const [from, to] = wanted(cols, cellW);
+      const [from, to] = wanted(cols, cellW, 0);
       return from < painted[0] || to > painted[1];
     },
     /** Where the canvas starts in the grid (CSS px). */

@@ -565,6 +565,7 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
 
   // Scrolling past the painted columns (or a wider window) paints the ones now in view.
   const onScroll = () => {
+    onLeave(); // the pointer is over another cell now: a tooltip would describe the old one
     if (data && colWindow.stale(data.cols, CELL_W)) paint();
   };
   shell.listen(scroll, "scroll", onScroll);

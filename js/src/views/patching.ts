@@ -632,7 +632,11 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     draw();
   };
   const onScroll = () => {
-    if (grid && colWindow.stale(grid.C, cellW())) paint();
+    // the pointer is over another cell now: the tooltip and outline would describe the old one
+    const hovered = hover !== null;
+    hover = null;
+    tip.hide();
+    if (grid && (hovered || colWindow.stale(grid.C, cellW()))) paint();
   };
   shell.listen(gridWrap, "scroll", onScroll);
   shell.listen(canvas, "mousemove", onMove);
