@@ -85,7 +85,8 @@ export const CSS = `
 .iw-body { max-height: 520px; overflow: auto; }
 .iw-grid { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 6px 10px; align-items: start; }
 .iw-grid.iw-single { grid-template-columns: minmax(0, 1fr); }
-.iw-row-label { font-size: 12px; color: var(--iw-muted); padding-top: 3px; white-space: nowrap; max-width: 16em; overflow: hidden; text-overflow: ellipsis; }
+.iw-row-label { font-size: 12px; color: var(--iw-muted); padding-top: 3px; white-space: nowrap; max-width: 16em; overflow: hidden; text-overflow: ellipsis;
+  position: sticky; top: 0; align-self: start; }
 .iw-chunk { content-visibility: auto; }
 .iw-tokens { font-family: var(--iw-mono); font-size: 13px; line-height: 1.9; word-break: normal; }
 .iw-token { display: inline-block; white-space: pre-wrap; overflow-wrap: anywhere; max-width: 100%; box-sizing: border-box; padding: 0 2px; margin: 0 1px 1px 0; border-radius: 3px;

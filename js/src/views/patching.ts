@@ -87,7 +87,7 @@ const CSS = `${ABLATION_CSS}
 .iw-patch-cols .iw-sel { background: var(--iw-panel); box-shadow: inset 0 -2px 0 var(--iw-accent); }
 .iw-patch-head { font-family: var(--iw-mono); font-size: 10.5px; color: var(--iw-muted); text-align: center; }
 .iw-patch-axis { font-size: 11px; color: var(--iw-muted); align-self: end; white-space: nowrap; }
-.iw-patch-rows { display: flex; flex-direction: column; }
+.iw-patch-rows { display: flex; flex-direction: column; position: sticky; left: 0; z-index: 1; background: var(--iw-bg); padding-right: 2px; }
 .iw-layer { font-family: var(--iw-mono); font-size: 10px; color: var(--iw-muted); text-align: right; line-height: ${ROW_H}px; height: ${ROW_H}px; }
 .iw-layer.iw-sel { color: var(--iw-accent); font-weight: 700; }
 .iw-patch-nums { display: flex; flex-direction: column; }
