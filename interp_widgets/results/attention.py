@@ -8,6 +8,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ._arrays import float32, strings
+
 __all__ = ["AttentionPatterns", "AttentionSource", "DETECTORS"]
 
 #: Head detectors, in display order. Each maps to a ``[n_layers, n_heads]`` score in [0, 1]:
@@ -27,29 +29,27 @@ class AttentionSource:
     ablate: Callable[..., object]
 
 
-def _plain(x) -> np.ndarray:
-    """A numpy float32 array of an array-like or a torch tensor (any device or dtype), without
-    importing torch."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        x = x.detach().cpu()
-        x = x.float() if hasattr(x, "float") else x
-        x = x.numpy()
-    return np.asarray(x, dtype=np.float32)
-
-
 def _as_patterns(p) -> np.ndarray:
     """``[layers, heads, query, key]`` from the shapes people have at hand: that; one layer's
     ``[heads, q, k]`` (CircuitsVis's ``attention_patterns``) or one head's ``[q, k]``; a cache
-    entry ``[1, heads, q, k]``; or Hugging Face's ``outputs.attentions``, a tuple of
-    ``[1, heads, q, k]`` per layer."""
-    if isinstance(p, (list, tuple)) and p and hasattr(p[0], "shape") and len(getattr(p[0], "shape", ())) >= 2:
-        p = np.stack([_plain(x) for x in p])
-    a = _plain(p)
+    entry ``[1, heads, q, k]``; Hugging Face's ``outputs.attentions``, a tuple of
+    ``[1, heads, q, k]`` per layer, or its stack on either side of the batch axis."""
+    if isinstance(p, (list, tuple)):
+        if not p or any(x is None for x in p):
+            raise ValueError("no attention tensors (Hugging Face returns an empty tuple, or Nones, under SDPA or "
+                             "flash attention): load the model with attn_implementation='eager', or use "
+                             "iw.attention(model, text), which computes the patterns whatever the implementation")
+        if hasattr(p[0], "shape") and len(p[0].shape) >= 2:
+            p = np.stack([float32(x, "patterns") for x in p])
+    a = float32(p, "patterns", finite=False)
     if a.ndim == 5:
-        if a.shape[1] != 1:
-            raise ValueError(f"patterns of a batch of {a.shape[1]} texts (shape {tuple(a.shape)}): "
-                             f"give one text's, e.g. [t[i] for t in attentions]")
-        a = a[:, 0]
+        if a.shape[1] == 1:  # [layers, batch=1, heads, q, k]
+            a = a[:, 0]
+        elif a.shape[0] == 1:  # [batch=1, layers, heads, q, k]
+            a = a[0]
+        else:
+            raise ValueError(f"patterns of shape {tuple(a.shape)} hold several texts: give one text's, as "
+                             f"[layers, heads, q, k] (e.g. [t[i] for t in outputs.attentions])")
     if a.ndim in (2, 3):
         a = a.reshape((1,) * (4 - a.ndim) + a.shape)
     return a
@@ -83,9 +83,7 @@ class AttentionPatterns:
     _source: Optional[AttentionSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.tokens, str):
-            raise ValueError("tokens must be a list of strings (the tokenizer's split), not one string")
-        self.tokens = [str(t) for t in self.tokens]
+        self.tokens = strings(self.tokens)
         self.patterns = _as_patterns(self.patterns)
         if self.patterns.ndim != 4 or self.patterns.shape[2:] != (len(self.tokens), len(self.tokens)):
             raise ValueError(

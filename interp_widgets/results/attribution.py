@@ -13,6 +13,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from ._arrays import float32, strings
+
 __all__ = ["Attribution", "AttributionSource"]
 
 
@@ -69,7 +71,10 @@ class Attribution:
     _source: Optional[AttributionSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.scores = np.asarray(self.scores, dtype=np.float32)
+        self.tokens = strings(self.tokens)
+        self.scores = float32(self.scores, "scores")
+        if self.scores.ndim not in (1, 2):
+            raise ValueError(f"scores must be [tokens] or [targets, tokens], got shape {self.scores.shape}")
         if self.prompt_len is None:
             self.prompt_len = len(self.tokens)
         if self.scores.shape[-1] != len(self.tokens):

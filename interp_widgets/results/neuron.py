@@ -12,6 +12,8 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
+from ._arrays import float32, strings
+
 __all__ = ["NeuronActivations", "NeuronExample", "NeuronHit", "NeuronSource"]
 
 
@@ -44,7 +46,13 @@ class NeuronExample:
     position: int
 
     def __post_init__(self) -> None:
-        self.activations = np.asarray(self.activations, dtype=np.float32)
+        self.tokens = strings(self.tokens)
+        self.activations = float32(self.activations, "activations")
+        if self.activations.shape != (len(self.tokens),):
+            raise ValueError(f"an example of {len(self.tokens)} tokens needs {len(self.tokens)} activations, "
+                             f"got shape {self.activations.shape}")
+        if not 0 <= int(self.max_pos) < len(self.tokens):
+            raise ValueError(f"max_pos {self.max_pos} is outside the example's {len(self.tokens)} tokens")
 
 
 @dataclass
@@ -98,7 +106,11 @@ class NeuronActivations:
     _source: Optional[NeuronSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.texts_activations = [np.asarray(a, dtype=np.float32) for a in self.texts_activations]
+        self.texts_tokens = [strings(t, f"texts_tokens[{i}]") for i, t in enumerate(self.texts_tokens)]
+        self.texts_activations = [float32(a, f"texts_activations[{i}]") for i, a in enumerate(self.texts_activations)]
+        for i, a in enumerate(self.texts_activations):
+            if a.ndim != 1:
+                raise ValueError(f"texts_activations[{i}] must be 1-D (one value per token), got shape {a.shape}")
         self.hist_counts = np.asarray(self.hist_counts, dtype=np.int64)
         self.hist_edges = np.asarray(self.hist_edges, dtype=np.float32)
         if len(self.texts_tokens) != len(self.texts_activations):

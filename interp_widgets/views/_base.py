@@ -22,12 +22,15 @@ __all__ = ["BaseWidget", "array_to_json", "array_from_json", "bundle", "STATIC"]
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def to_numpy(x: Any) -> np.ndarray:
-    """Array-likes (numpy, torch tensors, lists) as a numpy array, without importing torch."""
+    """Array-likes (numpy, torch tensors on any device or dtype, lists of either) as a numpy
+    array, without importing torch."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # a torch tensor
         x = x.detach().cpu()
         if str(getattr(x, "dtype", "")) in ("torch.bfloat16", "torch.float16"):
             x = x.float()
-        x = x.numpy()
+        return x.numpy()
+    if isinstance(x, (list, tuple)) and any(hasattr(v, "detach") for v in x):
+        return np.asarray([to_numpy(v) for v in x])
     return np.asarray(x)
 
 

@@ -15,8 +15,13 @@ from ._base import BaseWidget, array_serialization, bundle, check_finite, to_num
 __all__ = ["TokenHeatmap"]
 
 
-def _as_values(values: Any) -> np.ndarray:
-    a = to_numpy(values)
+def _as_values(values: Any, n_tokens: Optional[int] = None) -> np.ndarray:
+    """``[rows, tokens]`` float32 from ``[tokens]``, ``[rows, tokens]`` or (CircuitsVis's
+    ``colored_tokens_multi`` layout) ``[tokens, rows]`` values, checked."""
+    try:
+        a = to_numpy(values)
+    except ValueError as e:  # a ragged list
+        raise ValueError(f"values must be a 1-D [tokens] or 2-D [rows, tokens] array of numbers: {e}") from None
     if a.dtype.kind not in "fiub":
         raise ValueError(f"values must be numeric, got dtype {a.dtype}")
     if a.ndim == 0:
@@ -26,9 +31,13 @@ def _as_values(values: Any) -> np.ndarray:
             f"values must be a 1-D [tokens] or 2-D [rows, tokens] array, got {a.ndim} dims "
             f"with shape {tuple(a.shape)}"
         )
+    if a.size == 0:
+        raise ValueError(f"values are empty (shape {tuple(a.shape)}): there is nothing to colour")
+    if n_tokens is not None and a.ndim == 2 and a.shape[1] != n_tokens and a.shape[0] == n_tokens:
+        a = a.T  # [tokens, rows]: turned round before any message names a row or a token
     a = np.asarray(a, dtype=np.float64)
     check_finite(a, "values")
-    return a.reshape(1, -1).astype(np.float32) if a.ndim == 1 else a.astype(np.float32)
+    return np.ascontiguousarray(a.reshape(1, -1) if a.ndim == 1 else a, dtype=np.float32)
 
 
 def _as_tokens(tokens: Any) -> list[str]:
@@ -102,15 +111,14 @@ class TokenHeatmap(BaseWidget):
     @staticmethod
     def _check(tokens: Any, values: Any, row_labels: Any) -> tuple[list[str], np.ndarray, list[str]]:
         toks = _as_tokens(tokens)
-        vals = _as_values(values)
-        two_d = (values.ndim if hasattr(values, "ndim") else np.ndim(values)) == 2
-        if two_d and vals.shape[-1] != len(toks) and vals.shape[0] == len(toks):
-            vals = np.ascontiguousarray(vals.T)  # CircuitsVis's colored_tokens_multi: [tokens, rows]
+        vals = _as_values(values, len(toks))
         if vals.shape[-1] != len(toks):
             raise ValueError(
                 f"{len(toks)} tokens but values have {vals.shape[-1]} columns "
                 f"(shape {tuple(vals.shape)}); values must be [tokens] or [rows, tokens]"
             )
+        if isinstance(row_labels, str):
+            raise ValueError("row_labels must be a list of strings, one per row, not one string")
         labels = [] if row_labels is None else [str(x) for x in row_labels]
         if labels and len(labels) != vals.shape[0]:
             raise ValueError(f"{len(labels)} row_labels for {vals.shape[0]} rows of values")
@@ -127,7 +135,8 @@ class TokenHeatmap(BaseWidget):
 
     def update(self, tokens: Any = None, values: Any = None, row_labels: Any = None) -> "TokenHeatmap":
         """Replace tokens and/or values (checked together) in one message to the view."""
-        vals = self.values if values is None else _as_values(values)
+        n = len(self.tokens if tokens is None else _as_tokens(tokens))
+        vals = self.values if values is None else _as_values(values, n)
         if row_labels is None and len(self.row_labels) == vals.shape[0]:
             row_labels = self.row_labels
         toks, vals, labels = self._check(self.tokens if tokens is None else tokens, vals, row_labels)
@@ -137,7 +146,12 @@ class TokenHeatmap(BaseWidget):
 
     @traitlets.validate("values")
     def _validate_values(self, proposal: Any) -> np.ndarray:
-        return _as_values(proposal["value"])
+        n = len(self.tokens) or None
+        vals = _as_values(proposal["value"], n)
+        if n is not None and vals.shape[-1] != n:
+            raise ValueError(f"{n} tokens but values have {vals.shape[-1]} columns (shape {tuple(vals.shape)}); "
+                             f"change both with update(tokens=..., values=...)")
+        return vals
 
     @traitlets.validate("value_range")
     def _validate_range(self, proposal: Any) -> Optional[list[float]]:

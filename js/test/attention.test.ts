@@ -152,6 +152,23 @@ describe("AttentionView", () => {
     expect(hl("k")).toEqual([3, 4]);
   });
 
+  it("badges show your own scores outside [0, 1] as they are", () => {
+    const s = new Float32Array(2 * L * H).fill(0.5);
+    s[0] = 5; // previous_token of L0H0
+    s[1] = -2.5; // L0H1
+    s[2] = 1234; // L1H0
+    const { el } = setup({ head_scores: { view: new DataView(s.buffer), dtype: "float32", shape: [2, L, H] } as AttentionModel["head_scores"] });
+    const badge = (l: number, h: number) =>
+      el.querySelector<HTMLElement>(`.iw-thumb[data-layer="${l}"][data-head="${h}"] .iw-thumb-score`)!.textContent;
+    expect([badge(0, 0), badge(0, 1), badge(1, 0), badge(1, 1)]).toEqual(["5.0", "-2.5", "1e3", ".50"]);
+  });
+
+  it("patterns without a model behind them offer no head switching", () => {
+    const { el } = setup({ can_ablate: false });
+    expect(el.querySelector<HTMLElement>(".iw-ablation")!.hidden).toBe(true);
+    expect(el.querySelector(".iw-hint")!.textContent).not.toMatch(/switches it off/);
+  });
+
   it("an encoder's view offers no head switching (it has no next token to compare)", async () => {
     const { el, model } = setup({ causal: false, can_ablate: false });
     expect(el.querySelector<HTMLElement>(".iw-ablation")!.hidden).toBe(true);

@@ -9,6 +9,10 @@ describe("colour scales", () => {
     expect(chooseKind("auto", [0, 0.2, 3])).toBe("sequential");
     expect(chooseKind("sequential", [-1, 1])).toBe("sequential");
     expect(chooseKind("diverging", [1, 2])).toBe("diverging");
+    // a given range decides (values outside are clamped): 0..1 stays sequential even with a
+    // stray negative value; a range below 0 is diverging even for positive data
+    expect(chooseKind("auto", [0, 0.1, 0.5, 0.9, -0.001], [0, 1])).toBe("sequential");
+    expect(chooseKind("auto", [0.2, 0.4], [-1, 1])).toBe("diverging");
     expect(chooseKind("auto", [1, 2], [-1, 1])).toBe("diverging");
   });
 

@@ -173,8 +173,14 @@ def test_own_patterns_in_the_shapes_people_have():
     enc = np.full((1, 1, 8, 8), 1 / 8, np.float32)  # an encoder: every query sees every key
     r = AttentionPatterns(TOKENS, enc)
     assert r.causal is False and AttentionView(r).causal is False
-    with pytest.raises(ValueError, match="a batch of 2 texts"):
+    batch_first = torch.stack([torch.tensor(x)[None] for x in full], dim=1)  # [1, layers, heads, q, k]
+    assert AttentionPatterns(TOKENS, batch_first).patterns.shape == (2, 3, 8, 8)
+    with pytest.raises(ValueError, match="hold several texts"):
         AttentionPatterns(TOKENS, np.stack([full, full], 1))
+    with pytest.raises(ValueError, match="attn_implementation='eager'"):
+        AttentionPatterns(TOKENS, ())  # what HF returns under SDPA
+    with pytest.raises(ValueError, match="token 0 is Tensor"):
+        AttentionPatterns(torch.arange(8), full)
     with pytest.raises(ValueError, match="NaN or inf"):
         AttentionPatterns(TOKENS, np.full((8, 8), np.nan, np.float32))
     with pytest.raises(ValueError, match="not one string"):

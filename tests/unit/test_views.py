@@ -75,6 +75,10 @@ def test_heatmap_accepts_lists_and_torch():
     assert w.values.shape == (1, 2) and w.values.dtype == np.float32
     w2 = TokenHeatmap(("a", "b"), [[1, 2]])
     assert w2.values.tolist() == [[1.0, 2.0]]
+    w4 = TokenHeatmap(["a", "b", "c"], [torch.ones(3, requires_grad=True) * 2, torch.zeros(3, dtype=torch.bfloat16)])
+    assert w4.values.tolist() == [[2.0, 2.0, 2.0], [0.0, 0.0, 0.0]]  # a list of tensors
+    with pytest.raises(ValueError, match="3 tokens but values have 4 columns"):
+        w4.values = np.ones(4)
     # CircuitsVis's colored_tokens_multi takes [tokens, rows]: turned round
     w3 = TokenHeatmap(["a", "b", "c"], torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]), row_labels=["x", "y"])
     assert w3.values.tolist() == [[1.0, 3.0, 5.0], [2.0, 4.0, 6.0]]
@@ -91,6 +95,11 @@ def test_heatmap_accepts_lists_and_torch():
         (["a", "b"], [[1.0, 2.0]], {"row_labels": ["x", "y"]}, "2 row_labels for 1 rows"),
         (["a", "b"], np.zeros((1, 1, 2)), {}, "3 dims"),
         (["a", "b"], [1.0, 2.0], {"value_range": (1, 0)}, "value_range"),
+        (["a", "b", "c"], np.ones((0, 3)), {}, "values are empty"),
+        (["a", "b"], [[1.0, 2.0], [3.0]], {}, "1-D .tokens. or 2-D .rows, tokens. array of numbers"),
+        (["a", "b"], [[1.0, 2.0], [3.0, 4.0]], {"row_labels": "xy"}, "not one string"),
+        # [tokens, rows] is turned round before the NaN is located: token 1 of row 2
+        (["a", "b", "c", "d"], [[1, 1, 1], [1, 1, np.nan], [1, 1, 1], [1, 1, 1]], {}, "row 2, token 1"),
         ("ab", [1.0, 2.0], {}, "list of strings"),
         (["a", 3], [1.0, 2.0], {}, "token 1 is int"),
         (["a", "b"], [1e39, 0.0], {}, "float32"),
@@ -262,3 +271,29 @@ def test_attribution_multiple_targets_and_next_token():
                       delta=np.array([0.5, 0.25]))
     w2 = AttributionWidget(nxt)
     assert w2.target_position == 8 and w2.prompt_len == 8 and w2.delta == [0.5, 0.25]
+
+
+def test_results_built_by_hand_take_tensors_and_check_at_construction():
+    """Users build results from their own numbers: tensors that need grad, in bfloat16, or
+    lists of them are taken; NaN, wrong shapes and non-string tokens are refused when the
+    result is made, not later when it is shown."""
+    torch = pytest.importorskip("torch")
+    from interp_widgets.results import Attribution, NeuronActivations, NeuronExample
+
+    toks = ["The", " cat", " sat"]
+    a = Attribution(toks, torch.tensor([0.1, -0.2, 0.3], requires_grad=True) * 1, target="x", method="saliency")
+    assert a.scores.dtype == np.float32 and a.show().get_state()["tokens"] == toks
+    assert Attribution(toks, torch.ones(2, 3, dtype=torch.bfloat16), target=["x", "y"], method="m").matrix.shape == (2, 3)
+    for bad, match in [(torch.tensor([0.1, float("nan"), 0.3]), "NaN or inf"), (torch.tensor(1.0), "got shape"),
+                       (np.ones((1, 1, 3)), "got shape")]:
+        with pytest.raises(ValueError, match=match):
+            Attribution(toks, bad, target="x", method="m")
+    with pytest.raises(ValueError, match="token 1 is int"):
+        Attribution(["a", 3], [0.0, 1.0], target="x", method="m")
+    n = NeuronActivations(0, 1, [toks], [torch.ones(3, requires_grad=True) * 2], [], np.zeros(4), np.linspace(-1, 1, 5),
+                          0, 0)
+    assert n.texts_activations[0].tolist() == [2.0, 2.0, 2.0]
+    with pytest.raises(ValueError, match="must be 1-D"):
+        NeuronActivations(0, 1, [toks], [np.ones((2, 3))], [], np.zeros(4), np.linspace(-1, 1, 5), 0, 0)
+    with pytest.raises(ValueError, match="max_pos 5 is outside"):
+        NeuronExample(toks, np.ones(3), 5, 1.0, 0, 0)

@@ -34,7 +34,11 @@ const LUT_SIZE = 257; // odd, so that the centre of a diverging scale is exactly
 /** Pick diverging when asked, or on "auto" when any value is negative. */
 export function chooseKind(option: string | undefined, data: ArrayLike<number>, range?: number[] | null): ScaleKind {
   if (option === "diverging" || option === "sequential") return option;
-  if (range && range.length === 2 && range[0] < 0) return "diverging";
+  // A given range decides: values outside it are clamped, so a negative value under a range
+  // from 0 is drawn as 0, not a reason to centre a red-blue scale on the range's middle.
+  if (range && range.length === 2 && Number.isFinite(range[0]) && Number.isFinite(range[1])) {
+    return range[0] < 0 ? "diverging" : "sequential";
+  }
   for (let i = 0; i < data.length; i++) if (data[i] < 0) return "diverging";
   return "sequential";
 }

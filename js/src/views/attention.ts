@@ -145,7 +145,13 @@ function option(text: string, value: string): HTMLOptionElement {
 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
-const shortScore = (v: number) => (v >= 0.995 ? "1.0" : clamp(v, 0, 1).toFixed(2).replace(/^0/, ""));
+/** A badge: detector scores in [0, 1] as ".84"; anything else (your own scores) as a short number. */
+const shortScore = (v: number) => {
+  if (v >= 0 && v < 0.995) return v.toFixed(2).replace(/^0/, "");
+  if (v >= 0.995 && v <= 1) return "1.0";
+  const a = Math.abs(v);
+  return a >= 100 ? v.toExponential(0).replace("e+", "e") : v.toPrecision(2).replace(/^(-?)0\./, "$1.");
+};
 
 /** RGBA pixels (little-endian Uint32) of each byte 0..255 on the scale. */
 function pixelLut(scale: ColorScale): Uint32Array {
@@ -202,9 +208,11 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   detail.className = "iw-detail";
   const host = model as unknown as AblationHost;
   const panel = createAblationPanel(host);
-  // Switching heads off compares next-token distributions: encoders have none, so their
-  // view has no panel, toggle or alt-click.
-  const ablatable = model.get("causal") !== false;
+  // Switching heads off compares next-token distributions: encoders have none, and patterns
+  // without a model behind them (your own, or a saved result) cannot be re-run, so those
+  // views have no panel, toggle or alt-click (an export keeps a panel computed before it).
+  const ablatable =
+    model.get("causal") !== false && (model.get("can_ablate") !== false || (model.get("ablated_heads") ?? []).length > 0);
   if (!ablatable) panel.el.hidden = true;
   body.append(overview, detail, panel.el);
   root.append(body);
