@@ -115,11 +115,12 @@ const CSS = `${ABLATION_CSS}
 .iw-stripe { position: absolute; pointer-events: none; box-sizing: border-box; border: 1.5px solid var(--iw-accent); }
 .iw-stripe[hidden] { display: none; }
 .iw-readout { min-height: 1.5em; margin-top: 6px; font-size: 12px; font-family: var(--iw-mono); white-space: pre; overflow: hidden; text-overflow: ellipsis; }
-.iw-lines { display: grid; grid-template-columns: max-content auto max-content; align-items: start; font-family: var(--iw-mono); }
+.iw-lines { display: grid; grid-template-columns: max-content max-content max-content; justify-content: start; align-items: start; font-family: var(--iw-mono); }
 .iw-lines .iw-col { display: flex; flex-direction: column; }
 .iw-lines .iw-col-head { font-size: 10px; color: var(--iw-muted); font-family: var(--iw-ui); height: 16px; }
 .iw-lines .iw-token { height: 20px; line-height: 20px; max-width: 12em; }
 .iw-lines .iw-q .iw-token { text-align: right; }
+.iw-lines .iw-k .iw-token { text-align: left; }
 .iw-lines canvas { display: block; margin-top: 16px; }
 `;
 
