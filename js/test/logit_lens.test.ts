@@ -224,8 +224,8 @@ describe("LogitLensView", () => {
 describe("showToken", () => {
   it("shows code points for tokens that would look blank", async () => {
     const { showToken } = await import("../src/views/logit_lens");
-    expect(showToken("\u00a0")).toBe("U+00A0");
-    expect(showToken("\u200b")).toBe("U+200B");
+    expect(showToken("\u00a0")).toBe("⍽");
+    expect(showToken("\u200b")).toBe("‹U+200B›");
     expect(showToken(" ")).toBe("·");
     expect(showToken(" Paris")).toBe("·Paris");
   });

@@ -7,6 +7,13 @@ describe("token display", () => {
     expect(displayToken("end  ")).toBe("end··");
     expect(displayToken("a b")).toBe("a b");
     expect(displayToken("\n")).toBe("↵");
+    // characters that draw nothing or reorder the display are made visible
+    expect(displayToken("a\u00a0b")).toBe("a⍽b");
+    expect(displayToken("\u200b")).toBe("‹U+200B›");
+    expect(displayToken("\u202ereversed")).toBe("‹U+202E›reversed");
+    expect(displayToken("\ufeff")).toBe("‹U+FEFF›");
+    expect(displayToken("👩\u200d💻")).toBe("👩\u200d💻"); // a joiner inside an emoji stays
+    expect(displayToken("\u200d")).toBe("‹U+200D›");
     expect(displayToken("\n\n")).toBe("↵↵");
     expect(displayToken("\t x")).toBe("→ x");
     expect(displayToken("   ")).toBe("···");

@@ -5,10 +5,20 @@
 import { format4 } from "./format";
 
 /** Show whitespace: leading/trailing spaces as `·`, newlines as `↵`, tabs as `→`. */
+/** Characters that draw nothing or reorder the text around them: no-break and other
+ * spaces, zero-width ones, direction marks and overrides (U+202E would show "desrever"),
+ * separators and the BOM. Shown as a mark (NBSP) or their code point. The zero-width joiner
+ * stays inside a token with other characters (it builds emoji such as 👩‍💻). */
+const INVISIBLE = /[\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]/g;
+
+const codePoint = (c: string) => `‹U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}›`;
+
 export function displayToken(tok: string): string {
   if (tok === "") return "∅";
-  if (!/[\s]/.test(tok)) return tok; // fast path: nothing to show
+  if (!/[\s\u200b-\u200f\u202a-\u202e\u2060-\u206f]/.test(tok)) return tok; // fast path: nothing to show
   let s = tok.replace(/\r\n|\r|\n/g, "↵").replace(/\t/g, "→");
+  const joinerOnly = /^\u200d+$/.test(s);
+  s = s.replace(INVISIBLE, (c) => (c === "\u00a0" ? "⍽" : c === "\u200d" && !joinerOnly ? c : codePoint(c)));
   const m = /^( *)(.*?)( *)$/s.exec(s);
   if (m) s = "·".repeat(m[1].length) + m[2] + "·".repeat(m[3].length);
   return s;

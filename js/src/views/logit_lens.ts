@@ -103,14 +103,9 @@ const CSS = `
 .iw-lens .iw-tip-foot { margin-top: 4px; }
 `;
 
-/**
- * A token as shown (lib/tokens' `·` and `↵`), and code points for tokens that would still
- * look blank (a non-breaking space, zero-width characters), e.g. `U+00A0`.
- */
+/** A token as shown everywhere (lib/tokens: `·`, `↵`, `⍽`, `‹U+200B›`). */
 export function showToken(tok: string): string {
-  const s = displayToken(tok);
-  if (s.replace(/[\s\u200b-\u200d\u2060\ufeff]/g, "") !== "") return s;
-  return Array.from(tok, (ch) => "U+" + ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")).join(" ");
+  return displayToken(tok); // invisible characters are marked there (lib/tokens.ts)
 }
 
 /** A token's display text cut to `maxChars` characters (with an ellipsis). */
