@@ -23,6 +23,15 @@ from ._base import BaseWidget, array_serialization, bundle, check_finite
 __all__ = ["LogitLensView"]
 
 
+def _compact(ids: np.ndarray) -> np.ndarray:
+    """Token ids or ranks as uint16 where they fit (vocabularies under 65,536 tokens: GPT-2,
+    SmolLM2, Pythia), else int32: the payload of a long text is mostly these."""
+    ids = np.asarray(ids)
+    if ids.size and 0 <= int(ids.min()) and int(ids.max()) < 2 ** 16:
+        return ids.astype(np.uint16)
+    return ids.astype(np.int32)
+
+
 class LogitLensView(BaseWidget):
     """Live view of a :class:`~interp_widgets.results.LogitLens`.
 
@@ -81,7 +90,7 @@ class LogitLensView(BaseWidget):
         with self._quiet():
             self.tokens = [str(t) for t in lens.tokens]
             self.layers = [str(l) for l in lens.layers]
-            self.top_ids = lens.top_ids
+            self.top_ids = _compact(lens.top_ids)
             self.top_probs = lens.top_probs
             self.model_name = str(lens.model_name or "")
             self.interactive = lens._source is not None
@@ -105,7 +114,7 @@ class LogitLensView(BaseWidget):
         self.tracked_labels = [str(t.label) for t in lens.tracked]
         self.tracked_ids = [int(t.token_id) for t in lens.tracked]
         if lens.tracked:
-            self.tracked_rank = np.stack([np.asarray(t.rank, np.int32) for t in lens.tracked])
+            self.tracked_rank = _compact(np.stack([np.asarray(t.rank, np.int64) for t in lens.tracked]))
             self.tracked_prob = np.stack([np.asarray(t.prob, np.float32) for t in lens.tracked])
         else:
             self.tracked_rank = self.tracked_prob = None

@@ -130,7 +130,8 @@ def test_view_state_is_binary():
     assert isinstance(w, LogitLensView) and isinstance(w, iw.LogitLensView)
     s = w.get_state()
     assert s["tokens"] == ["The", " cat", " sat"] and s["layers"] == ["embed", "0", "1"]
-    for name, dtype in (("top_ids", "int32"), ("top_probs", "float32")):
+    # ids as uint16 where the vocabulary fits (half the bytes of int32), int32 otherwise
+    for name, dtype in (("top_ids", "uint16"), ("top_probs", "float32")):
         assert isinstance(s[name]["view"], memoryview) and s[name]["dtype"] == dtype
         assert s[name]["shape"] == [3, 3, 2]
     np.testing.assert_allclose(_arr(s["top_probs"], "<f4")[..., 0], 0.6)
@@ -145,6 +146,14 @@ def test_view_state_is_binary():
         LogitLensView(_lens(), mode="track")
 
 
+def test_ids_beyond_uint16_stay_int32():
+    from interp_widgets.views.logit_lens import _compact
+
+    assert _compact(np.array([0, 65535])).dtype == np.uint16
+    assert _compact(np.array([0, 128_000])).dtype == np.int32  # Llama 3's vocabulary
+    assert _compact(np.array([-1, 5])).dtype == np.int32
+
+
 def test_track_request_is_filled_by_python():
     w = _lens().show()
     w.track_request = " dog"  # what the browser does
@@ -152,9 +161,9 @@ def test_track_request_is_filled_by_python():
     assert s["track_request"] == "" and s["busy"] is False and s["error"] == ""
     assert s["mode"] == "track" and s["track_index"] == 0
     assert s["tracked_labels"] == [" dog"] and s["tracked_ids"] == [7] and s["vocab"]["7"] == " dog"
-    assert s["tracked_rank"]["dtype"] == "int32" and s["tracked_rank"]["shape"] == [1, 3, 3]
+    assert s["tracked_rank"]["dtype"] == "uint16" and s["tracked_rank"]["shape"] == [1, 3, 3]
     assert s["tracked_prob"]["dtype"] == "float32" and isinstance(s["tracked_prob"]["view"], memoryview)
-    np.testing.assert_array_equal(_arr(s["tracked_rank"], "<i4")[0], np.arange(9).reshape(3, 3))
+    np.testing.assert_array_equal(_arr(s["tracked_rank"], "<u2")[0], np.arange(9).reshape(3, 3))
     np.testing.assert_allclose(_arr(s["tracked_prob"], "<f4"), 0.25)
     # busy while Python computes
     seen = []
