@@ -340,7 +340,7 @@ function render({ model, el }: Pick<RenderProps<NeuronPanelModel>, "model" | "el
     } else {
       const none = document.createElement("div");
       none.className = "iw-empty";
-      none.textContent = "no unembedding (encoder model)";
+      none.textContent = "no direct logit effects (an encoder has no unembedding; a result built by hand may have none)";
       logits.appendChild(none);
     }
     logitSec.hidden = false;
