@@ -110,14 +110,17 @@ def head_detector_scores(model: Model, seq_len: int = 40, batch: int = 4, seed: 
 
 
 @torch.no_grad()
-def attention(model: Model, text: str, *, detectors: bool = True, seq_len: int = 40,
-              batch: int = 4, seed: int = 0) -> AttentionPatterns:
+def attention(model: Model, text: str, text_pair: Optional[str] = None, *, detectors: bool = True,
+              seq_len: int = 40, batch: int = 4, seed: int = 0) -> AttentionPatterns:
     """Every head's attention pattern on ``text``, with head detector scores.
 
     Args:
         model: a :class:`~interp_widgets.Model` (any attention implementation: patterns are
             computed by an eager attention of ours for this run).
         text: the text to look at.
+        text_pair: a second sentence, for encoders trained on pairs (BERT:
+            ``[CLS] text [SEP] text_pair [SEP]`` with segment ids 0 and 1, as bertviz shows
+            them); the result's ``pair_start`` is where it begins.
         detectors: also score every head as previous-token, duplicate-token and induction
             head (on repeated random tokens; see :func:`head_detector_scores`).
         seq_len, batch, seed: the detectors' random sequences.
@@ -125,7 +128,7 @@ def attention(model: Model, text: str, *, detectors: bool = True, seq_len: int =
     Returns an :class:`~interp_widgets.results.AttentionPatterns`; ``.show()`` opens the
     AttentionView.
     """
-    ids = model.to_tokens(text)
+    ids, extra, pair_start = _encode(model, text, text_pair)
     n = ids.shape[1]
     size = model.n_layers * model.n_heads * n * n * 4
     if size > _MAX_PATTERN_BYTES:
@@ -141,7 +144,7 @@ def attention(model: Model, text: str, *, detectors: bool = True, seq_len: int =
 
     names = [f"blocks.{l}.attn.hook_pattern" for l in range(model.n_layers)]
     with model.hooks([(nm, keep) for nm in names]):
-        model(ids, attention_mask=torch.ones_like(ids))
+        model.forward_hidden(ids, attention_mask=torch.ones_like(ids), **extra)
     patterns = np.stack(layers)
     scores = head_detector_scores(model, seq_len=seq_len, batch=batch, seed=seed) if detectors else {}
     source = None
@@ -160,5 +163,33 @@ def attention(model: Model, text: str, *, detectors: bool = True, seq_len: int =
         model_name=model.name,
         info={"detectors": {"seq_len": seq_len, "batch": batch, "seed": seed,
                             "sequence": "[BOS] + random tokens repeated twice"} if detectors else None},
+        pair_start=pair_start,
         _source=source,
     )
+
+
+def _encode(model: Model, text: str, text_pair: Optional[str]):
+    """Token ids ``[1, pos]``, extra forward arguments (segment ids) and where the second
+    sentence starts (None for one text)."""
+    if text_pair is None:
+        return model.to_tokens(text), {}, None
+    if model.is_causal:
+        raise ValueError(f"{model.name} is a causal LM: it reads one text, so join the two (text + text_pair); "
+                         f"sentence pairs are for encoders such as BERT")
+    for name, t in (("text", text), ("text_pair", text_pair)):
+        if not isinstance(t, str) or not t:
+            raise ValueError(f"{name} must be a non-empty string, got {t!r}")
+    enc = model.tokenizer(text, text_pair, return_tensors="pt")
+    ids = enc.input_ids.to(model.device)
+    if model.n_ctx is not None and ids.shape[1] > model.n_ctx:
+        raise ValueError(f"the two texts are {ids.shape[1]} tokens long, longer than {model.name}'s context of "
+                         f"{model.n_ctx} tokens; shorten them")
+    extra, start = {}, None
+    types = enc.get("token_type_ids")
+    if types is not None:
+        extra["token_type_ids"] = types.to(model.device)
+        second = (types[0] == 1).nonzero()
+        start = int(second[0]) if len(second) else None
+    if start is None:  # no segment ids (RoBERTa): after the first text's own tokens
+        start = len(model.tokenizer(text).input_ids)
+    return ids, extra, start

@@ -72,6 +72,8 @@ class AttentionPatterns:
         causal: whether the model masks future keys (decoder) or not (encoder); ``None``
             (given patterns): causal if no query attends to a later key.
         info: how the scores were measured (sequence length, repeats, seed...).
+        pair_start: for a sentence pair (``iw.attention(model, a, b)``), the index of the
+            second sentence's first token; ``None`` for one text.
     """
 
     tokens: list[str]
@@ -80,6 +82,7 @@ class AttentionPatterns:
     causal: Optional[bool] = None
     model_name: str = ""
     info: dict = field(default_factory=dict)
+    pair_start: Optional[int] = None
     _source: Optional[AttentionSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -95,6 +98,8 @@ class AttentionPatterns:
             self.causal = not any(bool(np.any(layer[:, above[0], above[1]])) for layer in self.patterns)
         if not all(bool(np.isfinite(layer).all()) for layer in self.patterns):
             raise ValueError("patterns contain NaN or inf")
+        if self.pair_start is not None and not 0 < int(self.pair_start) < len(self.tokens):
+            raise ValueError(f"pair_start {self.pair_start} must lie inside the {len(self.tokens)} tokens")
         for name, s in list(self.head_scores.items()):
             s = np.asarray(s, dtype=np.float32)
             if s.shape != self.patterns.shape[:2]:

@@ -99,6 +99,7 @@ class AttentionView(HeadAblation):
     detectors = traitlets.List(traitlets.Unicode()).tag(sync=True)
     head_scores = traitlets.Instance(np.ndarray, allow_none=True).tag(sync=True, **array_serialization)
     causal = traitlets.Bool(True).tag(sync=True)
+    pair_start = traitlets.Int(-1).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     selected_layer = traitlets.Int(-1).tag(sync=True)
     selected_head = traitlets.Int(-1).tag(sync=True)
@@ -146,6 +147,7 @@ class AttentionView(HeadAblation):
             detectors=names,
             head_scores=scores,
             causal=bool(result.causal),
+            pair_start=-1 if result.pair_start is None else int(result.pair_start),
             title=result.model_name if title is None else str(title),
             sort_by=sort_by,
             detector=detector,

@@ -163,6 +163,23 @@ describe("AttentionView", () => {
     expect([badge(0, 0), badge(0, 1), badge(1, 0), badge(1, 1)]).toEqual(["5.0", "-2.5", "1e3", ".50"]);
   });
 
+  it("a sentence pair is divided where the second sentence starts", async () => {
+    const { el, model } = setup({ pair_start: 3, causal: false, can_ablate: false });
+    el.querySelector<HTMLElement>('.iw-thumb[data-layer="1"][data-head="1"]')!.click();
+    await tick();
+    const lines = el.querySelectorAll<HTMLElement>(".iw-cells .iw-pair-divider");
+    expect(lines).toHaveLength(2);
+    expect(lines[0].title).toContain("#3");
+    model.set("line_view", true);
+    await tick();
+    const marked = [...el.querySelectorAll<HTMLElement>(".iw-lines .iw-token.iw-pair-start")];
+    expect(marked.map((s) => s.dataset.index)).toEqual(["3", "3"]);
+    model.set("pair_start", -1); // one text: no divider
+    model.set("line_view", false);
+    await tick();
+    expect(el.querySelectorAll(".iw-pair-divider")).toHaveLength(0);
+  });
+
   it("patterns without a model behind them offer no head switching", () => {
     const { el } = setup({ can_ablate: false });
     expect(el.querySelector<HTMLElement>(".iw-ablation")!.hidden).toBe(true);

@@ -136,3 +136,23 @@ def test_kernels_that_need_logits_say_so(minilm, call):
     with pytest.raises(ValueError, match="encoder"):
         call(minilm)
     assert not our_hooks(minilm)
+
+
+def test_sentence_pair_attention_as_bertviz_shows_it(minilm):
+    """``iw.attention(model, a, b)``: [CLS] a [SEP] b [SEP] with segment ids 0/1, equal to
+    Hugging Face's eager attentions given the same segment ids (without them the patterns
+    differ by up to 0.38), and the view marks where the second sentence starts."""
+    a, b = "The cat sat on the mat.", "It was tired."
+    r = iw.attention(minilm, a, b, detectors=False)
+    assert r.tokens[r.pair_start - 1] == "[SEP]" and r.tokens[r.pair_start] == " it" and r.tokens[-1] == "[SEP]"
+    enc = minilm.tokenizer(a, b, return_tensors="pt")
+    impl = minilm.config._attn_implementation
+    try:
+        minilm.config._attn_implementation = "eager"
+        with torch.no_grad():
+            ref = minilm.hf(**enc, output_attentions=True).attentions
+    finally:
+        minilm.config._attn_implementation = impl
+    np.testing.assert_allclose(r.patterns, np.stack([x[0].numpy() for x in ref]), atol=1e-6)
+    assert r.show().get_state()["pair_start"] == r.pair_start
+    assert not our_hooks(minilm)

@@ -92,3 +92,16 @@ def test_attention_refuses_what_would_not_fit(tiny_tokenizer, monkeypatch):
         iw.attention(m, TEXT, detectors=False)
     with pytest.raises(ValueError, match="empty"):
         iw.attention(m, "")
+
+
+def test_sentence_pairs_are_for_encoders(tiny_tokenizer):
+    causal = build_tiny("llama", tiny_tokenizer)
+    with pytest.raises(ValueError, match="causal LM: it reads one text"):
+        iw.attention(causal, TEXT, "a second text", detectors=False)
+    enc = build_tiny("bert", tiny_tokenizer)
+    r = iw.attention(enc, TEXT, "a second text", detectors=False)
+    n_first = len(enc.tokenizer(TEXT).input_ids)
+    assert r.pair_start == n_first  # the tiny tokenizer has no segment ids: after the first text
+    assert len(r.tokens) > n_first and r.patterns.shape[-1] == len(r.tokens)
+    with pytest.raises(ValueError, match="text_pair must be a non-empty string"):
+        iw.attention(enc, TEXT, "", detectors=False)

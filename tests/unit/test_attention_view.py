@@ -185,6 +185,10 @@ def test_own_patterns_in_the_shapes_people_have():
         AttentionPatterns(TOKENS, np.full((8, 8), np.nan, np.float32))
     with pytest.raises(ValueError, match="not one string"):
         AttentionPatterns("the cat", full)
+    assert AttentionView(AttentionPatterns(TOKENS, full, pair_start=3)).pair_start == 3
+    assert AttentionView(AttentionPatterns(TOKENS, full)).pair_start == -1
+    with pytest.raises(ValueError, match="pair_start 8 must lie inside"):
+        AttentionPatterns(TOKENS, full, pair_start=8)
 
 
 # -- bad input ------------------------------------------------------------------------

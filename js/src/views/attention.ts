@@ -47,6 +47,8 @@ export interface AttentionModel extends AblationTraits {
   detectors: string[];
   head_scores: ArrayPayload | null;
   causal: boolean;
+  /** Index of the second sentence's first token (a sentence pair), or -1. */
+  pair_start?: number;
   title: string;
   selected_layer: number;
   selected_head: number;
@@ -121,6 +123,10 @@ const CSS = `${ABLATION_CSS}
 .iw-lines .iw-token { height: 20px; line-height: 20px; max-width: 12em; }
 .iw-lines .iw-q .iw-token { text-align: right; }
 .iw-lines .iw-k .iw-token { text-align: left; }
+.iw-lines .iw-token.iw-pair-start { box-shadow: inset 0 2px 0 var(--iw-muted); }
+.iw-attention .iw-pair-divider { position: absolute; background: var(--iw-muted); opacity: 0.8; pointer-events: none; }
+.iw-attention .iw-pair-row { left: 0; right: 0; height: 1px; }
+.iw-attention .iw-pair-col { top: 0; bottom: 0; width: 1px; }
 .iw-lines canvas { display: block; margin-top: 16px; }
 `;
 
@@ -580,8 +586,28 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     rowStripe.className = colStripe.className = "iw-stripe";
     rowStripe.hidden = colStripe.hidden = true;
     cells.append(canvas, rowStripe, colStripe);
+    const pair = pairStart();
+    if (pair > 0) {
+      // a sentence pair: lines where the second sentence starts, across its rows and columns
+      const at = `${Math.round((pair * n) / toks.length) * cell}px`;
+      const title = `sentence B starts at #${pair} ${displayToken(String(toks[pair]))}`;
+      for (const side of ["row", "col"]) {
+        const line = document.createElement("div");
+        line.className = `iw-pair-divider iw-pair-${side}`;
+        line.title = title;
+        if (side === "row") line.style.top = at;
+        else line.style.left = at;
+        cells.appendChild(line);
+      }
+    }
     grid.append(corner, klabels, qlabels, cells);
     box.appendChild(grid);
+  };
+
+  /** Where the second sentence of a pair starts (-1: one text). */
+  const pairStart = () => {
+    const p = Number(model.get("pair_start") ?? -1);
+    return p > 0 && p < tokens().length ? p : -1;
   };
 
   /** bertviz-like: queries left, keys right, one line per (query, key) weighted by attention. */
@@ -614,6 +640,8 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
     const k = col("key", "key");
     qLabels = q.list;
     kLabels = k.list;
+    const pair = pairStart();
+    if (pair > 0 && pair < n) for (const s of [q.list[pair], k.list[pair]]) s.classList.add("iw-pair-start");
     const canvas = document.createElement("canvas");
     const W = 180;
     const dpr = sizeCanvas(canvas, W, n * rowH);
