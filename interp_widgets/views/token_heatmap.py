@@ -69,6 +69,11 @@ class TokenHeatmap(BaseWidget):
         value_range: ``(lo, hi)`` fixing the colour domain; default from the data.
         title: shown above the tokens.
         theme: ``"auto"`` (follow the host), ``"light"`` or ``"dark"``.
+        row_mode: ``"all"`` stacks every row; ``"one"`` shows one row at a time, picked in
+            the header (``selected_row``), all on one colour scale; ``"auto"`` (default):
+            one at a time when rows x tokens pass 6,000, where stacked rows would put the
+            same token thousands of pixels apart.
+        selected_row: the row shown first in ``"one"`` mode (synced with the picker).
 
     ``selected_token`` follows clicks in the view (-1 when none); observe it with
     ``w.observe(callback, "selected_token")``.
@@ -84,6 +89,8 @@ class TokenHeatmap(BaseWidget):
                                  minlen=2, maxlen=2).tag(sync=True)
     title = traitlets.Unicode("").tag(sync=True)
     selected_token = traitlets.Int(-1).tag(sync=True)
+    row_mode = traitlets.Enum(("auto", "all", "one"), default_value="auto").tag(sync=True)
+    selected_row = traitlets.Int(0).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -96,6 +103,8 @@ class TokenHeatmap(BaseWidget):
         value_range: Optional[Sequence[float]] = None,
         title: str = "",
         theme: str = "auto",
+        row_mode: str = "auto",
+        selected_row: int = 0,
     ) -> None:
         toks, vals, labels = self._check(tokens, values, row_labels)
         super().__init__(
@@ -106,7 +115,9 @@ class TokenHeatmap(BaseWidget):
             value_range=self._check_range(value_range),
             title=title,
             theme=theme,
+            row_mode=row_mode,
         )
+        self.selected_row = selected_row
 
     @staticmethod
     def _check(tokens: Any, values: Any, row_labels: Any) -> tuple[list[str], np.ndarray, list[str]]:
@@ -152,6 +163,13 @@ class TokenHeatmap(BaseWidget):
             raise ValueError(f"{n} tokens but values have {vals.shape[-1]} columns (shape {tuple(vals.shape)}); "
                              f"change both with update(tokens=..., values=...)")
         return vals
+
+    @traitlets.validate("selected_row")
+    def _validate_row(self, proposal: Any) -> int:
+        r, n = int(proposal["value"]), (self.values.shape[0] if self.values is not None else 1)
+        if not -n <= r < n:
+            raise ValueError(f"selected_row {r} is out of range: there are {n} rows")
+        return r % n
 
     @traitlets.validate("value_range")
     def _validate_range(self, proposal: Any) -> Optional[list[float]]:

@@ -61,6 +61,37 @@ describe("TokenHeatmap view", () => {
     expect(el.querySelectorAll<HTMLElement>(".iw-token")[5].dataset.value).toBe("6");
   });
 
+  it("shows one row at a time with a picker when asked, or when the rows are long", async () => {
+    const { el, model } = setup({
+      tokens: ["a", "b"],
+      values: f32([[1, 2], [3, 4], [5, 6]]) as HeatmapModel["values"],
+      row_labels: ["L0", "L1", "L2"],
+      row_mode: "one",
+      selected_row: 1,
+    });
+    expect(el.querySelectorAll(".iw-tokens")).toHaveLength(1);
+    expect(el.querySelectorAll(".iw-row-label")).toHaveLength(0);
+    const values = () => [...el.querySelectorAll<HTMLElement>(".iw-token")].map((s) => s.dataset.value);
+    expect(values()).toEqual(["3", "4"]);
+    const sel = el.querySelector<HTMLSelectElement>("select.iw-row-select")!;
+    expect([...sel.options].map((o) => o.textContent)).toEqual(["L0", "L1", "L2"]);
+    sel.value = "2";
+    sel.dispatchEvent(new Event("change"));
+    expect(model.get("selected_row")).toBe(2);
+    await tick();
+    expect(values()).toEqual(["5", "6"]);
+    // the colour scale spans every row, so that rows compare
+    expect(el.querySelector(".iw-legend")!.textContent).toContain("6");
+    // "auto": stacked while short, one at a time past PICK_AUTO tokens
+    model.set("row_mode", "auto");
+    await tick();
+    expect(el.querySelectorAll(".iw-tokens")).toHaveLength(3);
+    const long = setup({ tokens: Array.from({ length: 3000 }, (_, i) => `t${i}`),
+      values: f32([Array(3000).fill(1), Array(3000).fill(2), Array(3000).fill(3)]) as HeatmapModel["values"] });
+    expect(long.el.querySelectorAll(".iw-tokens")).toHaveLength(1);
+    expect(long.el.querySelector("select.iw-row-select")).not.toBeNull();
+  });
+
   it("click sets selected_token through model.set + save_changes", () => {
     const { el, model } = setup();
     const span = el.querySelectorAll<HTMLElement>(".iw-token")[2];

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import traitlets
 
 from interp_widgets.results import Attribution, AttributionSource
 from interp_widgets.views import AttributionWidget, TokenHeatmap
@@ -297,3 +298,14 @@ def test_results_built_by_hand_take_tensors_and_check_at_construction():
         NeuronActivations(0, 1, [toks], [np.ones((2, 3))], [], np.zeros(4), np.linspace(-1, 1, 5), 0, 0)
     with pytest.raises(ValueError, match="max_pos 5 is outside"):
         NeuronExample(toks, np.ones(3), 5, 1.0, 0, 0)
+
+
+def test_heatmap_row_mode_and_selected_row():
+    v = np.random.default_rng(0).random((4, 5))
+    w = TokenHeatmap(list("abcde"), v, row_labels=list("wxyz"), row_mode="one", selected_row=-1)
+    s = w.get_state()
+    assert s["row_mode"] == "one" and s["selected_row"] == 3
+    with pytest.raises(ValueError, match="selected_row 4 is out of range: there are 4 rows"):
+        w.selected_row = 4
+    with pytest.raises(traitlets.TraitError):
+        TokenHeatmap(list("abcde"), v, row_mode="some")

@@ -21,10 +21,19 @@ export interface HeatmapModel {
   title: string;
   theme: ThemeOption;
   selected_token: number;
+  /** "all": every row stacked; "one": one row at a time, picked in the header; "auto": one
+   * when the rows together pass `PICK_AUTO` tokens. */
+  row_mode?: "auto" | "all" | "one";
+  selected_row?: number;
   error: string;
 }
 
-const DATA_TRAITS = ["tokens", "values", "row_labels", "scale", "value_range", "title", "theme"] as const;
+const DATA_TRAITS = ["tokens", "values", "row_labels", "scale", "value_range", "title", "theme", "row_mode", "selected_row"] as const;
+
+/** Above this many coloured tokens (rows x tokens), "auto" shows one row at a time: twenty
+ * rows of a 2,000-token text stacked are 80,000 px tall, and the same token lies 4,000 px
+ * apart from one row to the next. */
+export const PICK_AUTO = 6000;
 
 function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">): () => void {
   const shell = createViewShell(el, model, "iw-heatmap", "", { progress: false });
@@ -101,9 +110,34 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
     header.appendChild(renderLegend(scale));
     setScaleCss(root, scale);
 
-    const showLabels = matrix.rows > 1 || labels.length > 0;
+    const mode = model.get("row_mode") ?? "auto";
+    const pick = matrix.rows > 1 && (mode === "one" || (mode === "auto" && matrix.rows * matrix.cols > PICK_AUTO));
+    let shownRows = Array.from({ length: matrix.rows }, (_, r) => r);
+    if (pick) {
+      // one row at a time, on one colour scale for all of them (so rows compare)
+      const current = Math.min(Math.max(0, Math.trunc(Number(model.get("selected_row") ?? 0)) || 0), matrix.rows - 1);
+      shownRows = [current];
+      const label = document.createElement("label");
+      label.className = "iw-legend-label";
+      const select = document.createElement("select");
+      select.className = "iw-row-select";
+      for (let r = 0; r < matrix.rows; r++) {
+        const o = document.createElement("option");
+        o.value = String(r);
+        o.textContent = labels[r] ?? `row ${r}`;
+        select.appendChild(o);
+      }
+      select.value = String(current);
+      select.addEventListener("change", () => {
+        model.set("selected_row", Number(select.value));
+        model.save_changes();
+      });
+      label.append(`row (${matrix.rows}) `, select);
+      header.appendChild(label);
+    }
+    const showLabels = !pick && (matrix.rows > 1 || labels.length > 0);
     if (!showLabels) grid.classList.add("iw-single");
-    for (let r = 0; r < matrix.rows; r++) {
+    for (const r of shownRows) {
       if (showLabels) {
         const lab = document.createElement("div");
         lab.className = "iw-row-label";
