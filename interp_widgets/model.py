@@ -293,6 +293,15 @@ class Model:
         return self.embed.weight.device
 
     @property
+    def d_mlp(self) -> int:
+        """Width of the MLP's hidden layer, from the config (``4 * d_model`` where none says)."""
+        for key in ("intermediate_size", "n_inner", "ffn_dim"):
+            v = getattr(self.config, key, None)
+            if isinstance(v, int) and v > 0:
+                return v
+        return 4 * self.d_model
+
+    @property
     def dtype(self) -> torch.dtype:
         return self.embed.weight.dtype
 

@@ -101,8 +101,7 @@ class SAE(torch.nn.Module):
         name = model.resolve(self.hook_name)
         width = model.d_model
         if name.endswith("mlp.hook_post"):
-            width = getattr(model.config, "intermediate_size", None) or getattr(model.config, "n_inner", None) \
-                or 4 * model.d_model
+            width = model.d_mlp
         if self.d_in != width:
             raise ValueError(f"this SAE reads {self.d_in}-wide activations but {name} of {model.name} is "
                              f"{width} wide")

@@ -35,14 +35,6 @@ def _check(model: Model, pairs, what: str, limit: int) -> list[tuple[int, int]]:
     return out
 
 
-def _d_mlp(model: Model) -> int:
-    for key in ("intermediate_size", "n_inner", "ffn_dim"):
-        v = getattr(model.config, key, None)
-        if isinstance(v, int) and v > 0:
-            return v
-    return 4 * model.d_model
-
-
 @torch.no_grad()
 def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] = None,
            neurons: Optional[Sequence[tuple[int, int]]] = None, *, mode: str = "zero",
@@ -65,7 +57,7 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
     if mode not in ("zero", "mean"):
         raise ValueError(f"mode must be 'zero' or 'mean', got {mode!r}")
     heads = _check(model, heads, "heads", model.n_heads)
-    neurons = _check(model, neurons, "neurons", _d_mlp(model))
+    neurons = _check(model, neurons, "neurons", model.d_mlp)
     if not heads and not neurons:
         raise ValueError("nothing to ablate: give heads=[(layer, head)] and/or neurons=[(layer, index)]")
     ids = model.to_tokens(text)

@@ -183,8 +183,7 @@ def _upper_bound(model: Model, chosen: list[str], ids: torch.Tensor, keep_logits
     """A cheap bound on the cache's bytes: every site as wide as the widest a config names."""
     cfg, (b, n) = model.config, ids.shape
     head_dim = getattr(cfg, "head_dim", None) or model.d_model // model.n_heads
-    width = max(model.d_model, model.n_heads * head_dim,
-                int(getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * model.d_model))
+    width = max(model.d_model, model.n_heads * head_dim, model.d_mlp)
     per = [model.n_heads * n * n if c.endswith("hook_pattern") else n * width for c in chosen]
     logits = n * int(cfg.vocab_size) if keep_logits else 0
     return 8 * b * (sum(per) + logits)  # 8 bytes: float64 at most

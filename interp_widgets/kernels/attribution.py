@@ -363,9 +363,7 @@ def _default_batch(model: Model, n_in: int) -> int:
     path points in about the time of one, so fewer, fuller batches are what make IG fast."""
     if model.device.type != "cuda":
         return max(1, min(16, _BATCH_TOKENS // n_in))
-    cfg = model.config
-    d_mlp = int(getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * model.d_model)
-    per_token = model.n_layers * (16 * model.d_model + 4 * d_mlp + 2 * model.n_heads * n_in) * 4
+    per_token = model.n_layers * (16 * model.d_model + 4 * model.d_mlp + 2 * model.n_heads * n_in) * 4
     free = free_memory(model.device) or 0
     return max(1, min(64, int(0.25 * free) // max(1, per_token * n_in)))
 

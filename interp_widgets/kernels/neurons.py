@@ -60,8 +60,7 @@ def d_mlp(model: Model, layer: int = 0) -> int:
     if site.where == "in":  # the down-projection's input
         w = site.module.weight
         return int(w.shape[1] if isinstance(site.module, nn.Linear) else w.shape[0])
-    cfg = model.config  # BERT: the up-projection's output
-    return int(getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * model.d_model)
+    return model.d_mlp  # BERT: the up-projection's output
 
 
 def output_direction(model: Model, layer: int, index: int) -> Optional[torch.Tensor]:
