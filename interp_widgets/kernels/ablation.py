@@ -53,7 +53,9 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
     Returns an :class:`~interp_widgets.results.Ablation`.
     """
     if not model.is_causal:
-        raise ValueError(f"{model.name} is an encoder: ablation here compares next-token distributions")
+        raise ValueError(f"{model.name} is an encoder: ablation here compares next-token distributions; switch "
+                         f"heads or neurons off with model.hooks([('blocks.L.attn.hook_z', fn)]) and measure a "
+                         f"metric of your own on the hidden states")
     if mode not in ("zero", "mean"):
         raise ValueError(f"mode must be 'zero' or 'mean', got {mode!r}")
     heads = _check(model, heads, "heads", model.n_heads)

@@ -28,6 +28,8 @@ SHORTHANDS = {
     "resid_pre": "hook_resid_pre",
     "resid_mid": "hook_resid_mid",
     "resid_post": "hook_resid_post",
+    "normalized_resid_mid": "hook_normalized_resid_mid",  # post-LayerNorm encoders (BERT)
+    "normalized_resid_post": "hook_normalized_resid_post",
     "attn_out": "hook_attn_out",
     "mlp_out": "hook_mlp_out",
     "pattern": "attn.hook_pattern",
@@ -192,6 +194,8 @@ def _upper_bound(model: Model, chosen: list[str], ids: torch.Tensor, keep_logits
 def _check_size(model: Model, chosen: list[str], ids: torch.Tensor, mask: torch.Tensor, keep_logits: bool,
                 max_gib: Optional[float]) -> None:
     """Refuse a cache larger than ``max_gib`` (default: 3/4 of the device's free memory)."""
+    if max_gib is not None and not max_gib > 0:
+        raise ValueError(f"max_gib must be a positive number of GiB (float('inf') skips the check), got {max_gib!r}")
     if max_gib is None:
         free = free_memory(model.device)
         if free is None:
@@ -207,11 +211,11 @@ def _check_size(model: Model, chosen: list[str], ids: torch.Tensor, mask: torch.
         return
     n_texts, n_tokens = ids.shape
     detail = ", ".join(f"{k} {v / 2**30:.1f} GiB" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]))
+    logits = ", pass keep_logits=False" if parts.get("logits", 0) > 0.1 * total else ""
     raise ValueError(
         f"the cache of {n_texts} text(s) of up to {n_tokens} tokens would take {total / 2**30:.1f} GiB "
-        f"({detail}), more than {where}: keep fewer hook points (e.g. names='resid_post'), "
-        f"pass keep_logits=False, or run fewer or shorter texts at a time; max_gib=float('inf') "
-        f"skips this check")
+        f"({detail}), more than {where}: keep fewer hook points (e.g. names='resid_post'){logits}, "
+        f"or run fewer or shorter texts at a time; max_gib=float('inf') skips this check")
 
 
 def _cache_bytes(model: Model, chosen: list[str], ids: torch.Tensor, mask: torch.Tensor,

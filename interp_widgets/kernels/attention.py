@@ -184,12 +184,14 @@ def _encode(model: Model, text: str, text_pair: Optional[str]):
     if model.n_ctx is not None and ids.shape[1] > model.n_ctx:
         raise ValueError(f"the two texts are {ids.shape[1]} tokens long, longer than {model.name}'s context of "
                          f"{model.n_ctx} tokens; shorten them")
-    extra, start = {}, None
+    extra = {}
     types = enc.get("token_type_ids")
     if types is not None:
         extra["token_type_ids"] = types.to(model.device)
-        second = (types[0] == 1).nonzero()
-        start = int(second[0]) if len(second) else None
-    if start is None:  # no segment ids (RoBERTa): after the first text's own tokens
-        start = len(model.tokenizer(text).input_ids)
+    try:  # fast tokenizers say which text each token came from (None: special tokens)
+        seq = enc.sequence_ids(0)
+        start = seq.index(1)
+    except (ValueError, AttributeError):
+        second = (types[0] == 1).nonzero() if types is not None else []
+        start = int(second[0]) if len(second) else len(model.tokenizer(text).input_ids)
     return ids, extra, start

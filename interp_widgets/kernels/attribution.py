@@ -75,7 +75,7 @@ def attribute(
     keep_first: Optional[bool] = None,
     n_steps: Optional[int] = None,
     tolerance: float = 0.05,
-    atol: float = 0.02,
+    atol: Optional[float] = None,
     max_evals: int = 1024,
     internal_batch_size: Optional[int] = None,
     progress: Union[None, bool, Callable[[float], None]] = None,
@@ -120,7 +120,9 @@ def attribute(
         n_steps: fixed number of gradient evaluations (about ``n_steps / 2`` equal
             intervals, composite Simpson; no refinement). Default ``None``: adaptive.
         tolerance: IG's completeness tolerance, relative to ``|F(x) - F(baseline)|``.
-        atol: absolute floor added to the tolerance.
+        atol: absolute floor added to the tolerance. Default: 0.02 for token targets (logit
+            scale); 0.001 when a target is your own callable, whose scale may be that of a
+            cosine or a probability (0.02 would be 7% of a 0.27 change in an embedding cosine).
         max_evals: IG's budget of model evaluations; past it, a warning gives the error.
         internal_batch_size: sequences per forward/backward (bounds memory). Default on the
             CPU: as many as fit in 1,024 tokens, at most 16 (about 1.5 GB on SmolLM2); on
@@ -139,11 +141,20 @@ def attribute(
         raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if score not in ("logit", "logprob"):
         raise ValueError(f"score must be 'logit' or 'logprob', got {score!r}")
+    if atol is None:
+        atol = 1e-3 if any(callable(t) for t in (target if isinstance(target, list) else [target])) else 0.02
     if not (tolerance > 0 and atol >= 0):
         raise ValueError("tolerance must be > 0 and atol >= 0")
     if n_steps is not None and (not isinstance(n_steps, int) or n_steps < 1):
         raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
 
+    if not model.is_causal:
+        # an encoder reads the whole text at once: no continuation, position or next-token score
+        for name, value, default in (("continuation", continuation, None), ("position", position, None),
+                                     ("score", score, "logit")):
+            if value != default:
+                raise ValueError(f"{model.name} is an encoder: {name}= is for causal LMs (the next token); give "
+                                 f"target= a callable on its final hidden states [batch, pos, d_model] -> [batch]")
     prompt_ids = model.to_tokens(text)[0]
     cont_ids = _continuation_ids(model, prompt_ids, continuation, generate=target is None)
     ids = torch.cat([prompt_ids, torch.tensor(cont_ids, dtype=torch.long, device=prompt_ids.device)])
@@ -233,10 +244,11 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_T
         read = [n_prompt - 1]
 
     if not model.is_causal:
-        if not callable(target):
+        fns = target if isinstance(target, list) else [target]
+        if not fns or not all(callable(f) for f in fns):
             raise ValueError(f"{model.name} is an encoder: give target= a callable on its final "
-                             "hidden states [batch, pos, d_model] -> [batch]")
-        return [_Target(-1, target, getattr(target, "__name__", "metric"))]
+                             "hidden states [batch, pos, d_model] -> [batch] (or a list of them)")
+        return [_Target(-1, f, getattr(f, "__name__", "metric")) for f in fns]
 
     out = []
     for r in read:

@@ -133,10 +133,7 @@ def _check_index(model: Model, layer: int, index) -> int:
 # --------------------------------------------------------------------------------------
 
 def _tokenize(model: Model, text, max_len: int) -> list[int]:
-    if not isinstance(text, str):
-        raise TypeError(f"texts must be strings, got {type(text).__name__}")
-    ids = model.tokenizer(text, add_special_tokens=True).input_ids
-    return list(ids[:max_len])
+    return model.token_ids(text, max_len)
 
 
 def _pad(model: Model, seqs: list[list[int]]):

@@ -233,7 +233,9 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
     run reproduces the clean metric and NaN elsewhere.
     """
     if not model.is_causal:
-        raise ValueError(f"{model.name} is an encoder: patching measures next-token logits of causal models")
+        raise ValueError(f"{model.name} is an encoder: patching here measures next-token logits of causal models; "
+                         f"patch an encoder with model.hooks([(name, fn)]) (fn returns the clean activation) and a "
+                         f"metric of your own on the hidden states")
     if site not in SITES:
         raise ValueError(f"unknown site {site!r}; choose one of {', '.join(SITES)}")
     if positions not in ("each", "all"):

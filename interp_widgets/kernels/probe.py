@@ -41,6 +41,8 @@ def _features(model: Model, texts: list[str], layers: list[int], position, batch
             x = cache[name].float()  # [b, pos, d]
             if position == "last":
                 v = x[torch.arange(len(chunk)), lengths - 1]
+            elif position == "mean" and not model.is_causal:  # as sentence-transformers pools: every token
+                v = (x * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
             elif position == "mean":
                 v = _mean_over_tokens(x, mask)
             else:
@@ -87,7 +89,7 @@ def _fit(x: torch.Tensor, y: torch.Tensor, n_classes: int, l2: float, steps: int
 
 
 def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union[str, Sequence[int]] = "all",
-          position: Union[str, int] = "last", test_fraction: float = 0.25, seed: int = 0, l2: float = 1e-3,
+          position: Union[str, int, None] = None, test_fraction: float = 0.25, seed: int = 0, l2: float = 1e-3,
           steps: int = 200, batch_size: int = 16, progress=None) -> Probe:
     """Train a linear probe per layer to predict ``labels`` from the residual stream.
 
@@ -97,8 +99,10 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
             least two classes.
         layers: ``"all"`` or a list of layer indices (negative ones count from the end);
             each probes ``blocks.{l}.hook_resid_post``.
-        position: ``"last"`` (the last token), ``"mean"`` (mean over tokens, the first left
-            out) or a position.
+        position: ``"last"`` (the last token), ``"mean"`` (mean over tokens; on a causal LM
+            the first is left out, the attention sink; on an encoder every token counts, as
+            sentence-transformers pools) or a position. Default: ``"last"`` on a causal LM,
+            ``"mean"`` on an encoder (its last token is ``[SEP]``).
         test_fraction: held out per class (stratified, seeded by ``seed``).
         l2: L2 penalty on the standardised weights; steps: L-BFGS iterations.
         progress: ``None``/``True`` (a tqdm bar over the texts read and the layers fitted),
@@ -116,6 +120,8 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
     classes = sorted(set(labels), key=repr)
     if len(classes) < 2:
         raise ValueError(f"the labels have a single class ({classes[0]!r}): a probe needs at least two")
+    if position is None:
+        position = "last" if model.is_causal else "mean"
     if position not in ("last", "mean") and not isinstance(position, (int, np.integer)):
         raise ValueError(f"position must be 'last', 'mean' or an integer, got {position!r}")
     if not 0 < test_fraction < 1:

@@ -98,9 +98,15 @@ def vocab_strings(model: Model) -> list[str]:
         n = max(n, int(model.unembed.weight.shape[0]))
     pieces = tok.batch_decode([[i] for i in range(n_tok)])
     raw = tok.convert_ids_to_tokens(list(range(n_tok)))
+    # WordPiece (BERT): "##ple" continues a word and shows "ple"; other tokens start a word and
+    # show a leading space, as to_str_tokens shows them in a text
+    wordpiece = type(getattr(getattr(tok, "backend_tokenizer", None), "model", None)).__name__ == "WordPiece"
+    special = set(getattr(tok, "all_special_ids", []) or [])
     out = []
-    for p, r in zip(pieces, raw):
-        if r and r[:1] in ("\u2581", "\u0120") and not p.startswith(" "):
+    for i, (p, r) in enumerate(zip(pieces, raw)):
+        if wordpiece and r and i not in special:
+            p = r[2:] if r.startswith("##") else p if not p[:1].isalnum() else " " + p  # "." joins
+        elif r and r[:1] in ("\u2581", "\u0120") and not p.startswith(" "):
             p = " " + p
         out.append(p)
     out += [f"<{i}>" for i in range(n_tok, n)]

@@ -65,7 +65,7 @@ def _collect(model: Model, hook: str, texts: list[str], batch: int, max_tokens: 
     tok = model.tokenizer
     special = set(getattr(tok, "all_special_ids", []) or [])
     pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
-    seqs = [tok(t, add_special_tokens=True).input_ids[:max_len] for t in texts]
+    seqs = [model.token_ids(t, max_len) for t in texts]
     if max_tokens:  # only as many texts as needed (in order), then batch them by length
         total, n = 0, 0
         for n, s in enumerate(seqs, 1):
@@ -107,8 +107,7 @@ def _lm_loss(model: Model, texts: list[str], hook: str, fn, max_len: int) -> flo
     losses = []
     with torch.no_grad(), model.hooks([(hook, fn)] if fn else []):
         for t in texts:
-            ids = torch.tensor([model.tokenizer(t, add_special_tokens=True).input_ids[:max_len]],
-                               device=model.device)
+            ids = torch.tensor([model.token_ids(t, max_len)], device=model.device)
             if ids.shape[1] < 2:
                 continue
             logits = model(ids)[0, :-1].float()

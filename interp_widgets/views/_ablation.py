@@ -150,8 +150,13 @@ class HeadAblation(BaseWidget):
             return
         fn = self._ablate_fn()
         if fn is None:
-            self._ablate_revert("This result has no source to run the model again from (static view): "
-                                "call iw.ablate(model, text, heads=...) instead.")
+            if getattr(getattr(self, "result", None), "causal", True) is False:
+                self._ablate_revert("An encoder has no next token to compare, so switching heads off here is for "
+                                    "causal LMs; patch an encoder's heads with model.hooks([('blocks.L.attn.hook_z', "
+                                    "fn)]) and a metric of your own.")
+            else:
+                self._ablate_revert("This result has no source to run the model again from (static view): "
+                                    "call iw.ablate(model, text, heads=...) instead.")
             return
         self.ablation_error = ""
         self.ablation_busy = True  # sent to the browser before the run starts

@@ -74,6 +74,9 @@ class TokenHeatmap(BaseWidget):
             one at a time when rows x tokens pass 6,000, where stacked rows would put the
             same token thousands of pixels apart.
         selected_row: the row shown first in ``"one"`` mode (synced with the picker).
+        row_scale: ``"shared"`` (one colour range for every row, so that rows compare) or
+            ``"row"`` (the shown row on its own range: rows of very different sizes, e.g.
+            per-layer norms); the "own scale" box in the header switches it.
 
     ``selected_token`` follows clicks in the view (-1 when none); observe it with
     ``w.observe(callback, "selected_token")``.
@@ -91,6 +94,7 @@ class TokenHeatmap(BaseWidget):
     selected_token = traitlets.Int(-1).tag(sync=True)
     row_mode = traitlets.Enum(("auto", "all", "one"), default_value="auto").tag(sync=True)
     selected_row = traitlets.Int(0).tag(sync=True)
+    row_scale = traitlets.Enum(("shared", "row"), default_value="shared").tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
     def __init__(
@@ -105,6 +109,7 @@ class TokenHeatmap(BaseWidget):
         theme: str = "auto",
         row_mode: str = "auto",
         selected_row: int = 0,
+        row_scale: str = "shared",
     ) -> None:
         toks, vals, labels = self._check(tokens, values, row_labels)
         super().__init__(
@@ -116,6 +121,7 @@ class TokenHeatmap(BaseWidget):
             title=title,
             theme=theme,
             row_mode=row_mode,
+            row_scale=row_scale,
         )
         self.selected_row = selected_row
 

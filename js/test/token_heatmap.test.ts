@@ -80,8 +80,20 @@ describe("TokenHeatmap view", () => {
     expect(model.get("selected_row")).toBe(2);
     await tick();
     expect(values()).toEqual(["5", "6"]);
-    // the colour scale spans every row, so that rows compare
-    expect(el.querySelector(".iw-legend")!.textContent).toContain("6");
+    // the colour scale spans every row, so that rows compare; "own scale" gives the row its own
+    const legend = () => el.querySelector(".iw-legend")!.textContent;
+    expect(legend()).toContain("6");
+    expect(legend()).not.toContain("5");
+    const own = el.querySelector<HTMLInputElement>("input.iw-row-scale")!;
+    own.checked = true;
+    own.dispatchEvent(new Event("change"));
+    expect(model.get("row_scale")).toBe("row");
+    await tick();
+    expect(el.querySelector<HTMLInputElement>("input.iw-row-scale")!.checked).toBe(true);
+    model.set("selected_row", 0); // row 0 is [1, 2]: its own range ends at 2, not 6
+    await tick();
+    expect(legend()).toContain("2");
+    expect(legend()).not.toContain("6");
     // "auto": stacked while short, one at a time past PICK_AUTO tokens
     model.set("row_mode", "auto");
     await tick();

@@ -48,10 +48,17 @@ def test_cache_matches_hf_hidden_states_and_attentions(tiny_model, tiny_tokenize
         assert cache["pattern", l].shape == (1, H, n, n)
         assert cache["z", l].shape == (1, n, H, m.d_model // H) or cache["z", l].shape[:3] == (1, n, H)
         assert cache["post", l].shape[:2] == (1, n)
+    # a block's output: resid_post, except on post-LayerNorm BERT, where (as in TransformerLens)
+    # resid_post is the sum before the block's last LayerNorm and normalized_resid_post its output
+    block_out = "resid_post" if m.is_causal else "normalized_resid_post"
     for l in range(L - 1):
-        torch.testing.assert_close(cache["resid_post", l], out.hidden_states[l + 1], rtol=1e-5, atol=1e-5)
-    last = cache["normalized"] if m.is_causal else cache["resid_post", -1]
+        torch.testing.assert_close(cache[block_out, l], out.hidden_states[l + 1], rtol=1e-5, atol=1e-5)
+    last = cache["normalized"] if m.is_causal else cache[block_out, -1]
     torch.testing.assert_close(last, out.hidden_states[-1], rtol=1e-5, atol=1e-5)
+    if not m.is_causal:  # TransformerLens's BertBlock sums
+        for l in range(L):
+            torch.testing.assert_close(cache["resid_mid", l], cache["resid_pre", l] + cache["attn_out", l])
+            torch.testing.assert_close(cache["resid_post", l], cache["normalized_resid_mid", l] + cache["mlp_out", l])
     p = cache["pattern", 0][0]
     torch.testing.assert_close(p.sum(-1), torch.ones(H, n))
     if m.is_causal:
@@ -135,6 +142,8 @@ def test_a_cache_too_big_for_memory_is_refused_before_running(tiny_model):
                                          r"keep fewer hook points"):
         iw.run_with_cache(tiny_model, texts, max_gib=1e-6)
     assert not our_hooks(tiny_model)
+    with pytest.raises(ValueError, match="max_gib must be a positive number"):
+        iw.run_with_cache(tiny_model, texts, max_gib=-1)
     small = iw.run_with_cache(tiny_model, texts, names="resid_post", keep_logits=False, max_gib=real / 2**30)
     assert len(small.keys()) == tiny_model.n_layers
 

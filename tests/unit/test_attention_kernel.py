@@ -105,3 +105,25 @@ def test_sentence_pairs_are_for_encoders(tiny_tokenizer):
     assert len(r.tokens) > n_first and r.patterns.shape[-1] == len(r.tokens)
     with pytest.raises(ValueError, match="text_pair must be a non-empty string"):
         iw.attention(enc, TEXT, "", detectors=False)
+
+
+def test_pair_start_without_segment_ids():
+    """RoBERTa-style pairs (`<s> a </s></s> b </s>`, no token_type_ids): the second sentence
+    starts after both separators."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaModel
+
+    vocab = {w: i for i, w in enumerate(["<s>", "<pad>", "</s>", "<unk>", "the", "cat", "sat", "it", "was", "tired"])}
+    raw = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    raw.post_processor = processors.RobertaProcessing(("</s>", 2), ("<s>", 0))
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+                                  cls_token="<s>", pad_token="<pad>", unk_token="<unk>",
+                                  model_input_names=["input_ids", "attention_mask"])
+    cfg = RobertaConfig(vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=40, pad_token_id=1, type_vocab_size=1)
+    torch.manual_seed(0)
+    m = iw.Model(RobertaModel(cfg).eval(), tok, name="tiny-roberta")
+    r = iw.attention(m, "the cat sat", "it was tired", detectors=False)
+    assert r.tokens[r.pair_start] == " it" or r.tokens[r.pair_start].strip() == "it", (r.tokens, r.pair_start)
+    assert r.tokens[r.pair_start - 1].strip() == "</s>" and r.tokens[r.pair_start - 2].strip() == "</s>"

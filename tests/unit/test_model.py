@@ -45,19 +45,23 @@ def test_hook_names_and_shapes(tiny_model):
 
 def test_residual_stream_decomposes(tiny_model):
     """resid_pre + attn_out = resid_mid, resid_mid + mlp_out = resid_post (pre-norm
-    families); the parallel and post-LN families by their own equations."""
+    families); the parallel and post-LN families by their own equations (BERT as
+    TransformerLens's BertBlock: the sums before each LayerNorm, and their normalized twins)."""
     m = tiny_model
     got, out = _read(m, m.hook_names, m.to_tokens(TEXT))
     tol = dict(atol=1e-4, rtol=1e-4)
     for layer in range(m.n_layers):
         g = lambda s: got[f"blocks.{layer}.{s}"]  # noqa: E731
-        if layer + 1 < m.n_layers:
-            torch.testing.assert_close(g("hook_resid_post"), got[f"blocks.{layer + 1}.hook_resid_pre"])
         name = m.config.model_type
+        block_out = "hook_normalized_resid_post" if name == "bert" else "hook_resid_post"
+        if layer + 1 < m.n_layers:
+            torch.testing.assert_close(g(block_out), got[f"blocks.{layer + 1}.hook_resid_pre"])
         if name == "bert":
             block = m._layers[layer]
-            torch.testing.assert_close(g("hook_resid_mid"), block.attention.output.LayerNorm(g("hook_attn_out") + g("hook_resid_pre")), **tol)
-            torch.testing.assert_close(g("hook_resid_post"), block.output.LayerNorm(g("hook_mlp_out") + g("hook_resid_mid")), **tol)
+            torch.testing.assert_close(g("hook_resid_mid"), g("hook_resid_pre") + g("hook_attn_out"), **tol)
+            torch.testing.assert_close(g("hook_normalized_resid_mid"), block.attention.output.LayerNorm(g("hook_resid_mid")), **tol)
+            torch.testing.assert_close(g("hook_resid_post"), g("hook_normalized_resid_mid") + g("hook_mlp_out"), **tol)
+            torch.testing.assert_close(g("hook_normalized_resid_post"), block.output.LayerNorm(g("hook_resid_post")), **tol)
         elif name == "gpt_neox" and m.config.use_parallel_residual:
             assert f"blocks.{layer}.hook_resid_mid" not in got
             torch.testing.assert_close(g("hook_resid_post"), g("hook_resid_pre") + g("hook_attn_out") + g("hook_mlp_out"), **tol)
@@ -183,6 +187,10 @@ def test_load_model_from_folder(tmp_path, tiny_tokenizer):
     m.hf.save_pretrained(tmp_path)
     tiny_tokenizer.save_pretrained(tmp_path)
     loaded = iw.load_model(str(tmp_path), device="auto")
+    assert loaded.name == tmp_path.name  # a folder's name, not its whole path, heads the views
+    (tmp_path / "model").mkdir()
+    from interp_widgets.model import _short_name
+    assert _short_name(str(tmp_path / "model")) == f"{tmp_path.name}/model" and _short_name("gpt2") == "gpt2"
     assert loaded.device.type == ("cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu")
     ids = loaded.to_tokens(TEXT)
     torch.testing.assert_close(loaded(ids).cpu(), m(ids), atol=1e-5, rtol=1e-5)  # m: CPU; ids move to it

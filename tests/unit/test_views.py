@@ -309,3 +309,6 @@ def test_heatmap_row_mode_and_selected_row():
         w.selected_row = 4
     with pytest.raises(traitlets.TraitError):
         TokenHeatmap(list("abcde"), v, row_mode="some")
+    assert TokenHeatmap(list("abcde"), v, row_scale="row").get_state()["row_scale"] == "row"
+    with pytest.raises(traitlets.TraitError):
+        TokenHeatmap(list("abcde"), v, row_scale="each")

@@ -25,10 +25,13 @@ export interface HeatmapModel {
    * when the rows together pass `PICK_AUTO` tokens. */
   row_mode?: "auto" | "all" | "one";
   selected_row?: number;
+  /** "shared": one colour scale for every row (rows compare); "row": each row its own. */
+  row_scale?: "shared" | "row";
   error: string;
 }
 
-const DATA_TRAITS = ["tokens", "values", "row_labels", "scale", "value_range", "title", "theme", "row_mode", "selected_row"] as const;
+const DATA_TRAITS = ["tokens", "values", "row_labels", "scale", "value_range", "title", "theme", "row_mode", "selected_row",
+  "row_scale"] as const;
 
 /** Above this many coloured tokens (rows x tokens), "auto" shows one row at a time: twenty
  * rows of a 2,000-token text stacked are 80,000 px tall, and the same token lies 4,000 px
@@ -98,23 +101,11 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
       return;
     }
 
-    const range = model.get("value_range");
-    const kind = chooseKind(model.get("scale"), matrix.data, range);
-    const scale = makeScale({
-      kind,
-      domain: domainOf(kind, matrix.data, range),
-      background: resolved.background,
-      foreground: resolved.foreground,
-      dark: resolved.dark,
-    });
-    header.appendChild(renderLegend(scale));
-    setScaleCss(root, scale);
-
     const mode = model.get("row_mode") ?? "auto";
     const pick = matrix.rows > 1 && (mode === "one" || (mode === "auto" && matrix.rows * matrix.cols > PICK_AUTO));
     let shownRows = Array.from({ length: matrix.rows }, (_, r) => r);
     if (pick) {
-      // one row at a time, on one colour scale for all of them (so rows compare)
+      // one row at a time, picked in the header
       const current = Math.min(Math.max(0, Math.trunc(Number(model.get("selected_row") ?? 0)) || 0), matrix.rows - 1);
       shownRows = [current];
       const label = document.createElement("label");
@@ -133,8 +124,36 @@ function render({ model, el }: Pick<RenderProps<HeatmapModel>, "model" | "el">):
         model.save_changes();
       });
       label.append(`row (${matrix.rows}) `, select);
-      header.appendChild(label);
+      const own = document.createElement("label");
+      own.className = "iw-legend-label";
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "iw-row-scale";
+      box.checked = model.get("row_scale") === "row";
+      box.addEventListener("change", () => {
+        model.set("row_scale", box.checked ? "row" : "shared");
+        model.save_changes();
+      });
+      own.append(box, " own scale");
+      own.title = "Colour this row on its own range (unchecked: one range for every row, so rows compare)";
+      header.append(label, own);
     }
+    // the colour scale: over every row, or (one row shown, "own scale") over that row alone
+    const cols = matrix.cols;
+    const data = pick && model.get("row_scale") === "row"
+      ? Array.prototype.slice.call(matrix.data, shownRows[0] * cols, (shownRows[0] + 1) * cols) as number[]
+      : matrix.data;
+    const range = model.get("value_range");
+    const kind = chooseKind(model.get("scale"), data, range);
+    const scale = makeScale({
+      kind,
+      domain: domainOf(kind, data, range),
+      background: resolved.background,
+      foreground: resolved.foreground,
+      dark: resolved.dark,
+    });
+    header.insertBefore(renderLegend(scale), header.children[title.textContent ? 1 : 0] ?? null);
+    setScaleCss(root, scale);
     const showLabels = !pick && (matrix.rows > 1 || labels.length > 0);
     if (!showLabels) grid.classList.add("iw-single");
     for (const r of shownRows) {
