@@ -108,6 +108,8 @@ def vocab_strings(model: Model) -> list[str]:
             p = r[2:] if r.startswith("##") else p if not p[:1].isalnum() else " " + p  # "." joins
         elif r and r[:1] in ("\u2581", "\u0120") and not p.startswith(" "):
             p = " " + p
+        if "\ufffd" in p:  # part of a character (byte-level BPE): its bytes, as in a text
+            p = model.to_str_tokens([i])[0]
         out.append(p)
     out += [f"<{i}>" for i in range(n_tok, n)]
     return out
