@@ -67,9 +67,11 @@ def repeated_random_tokens(model: Model, seq_len: int, batch: int, seed: int) ->
     return ids.to(model.device), prefix
 
 
-def detector_scores_from_patterns(patterns: torch.Tensor, seq_len: int, prefix: int) -> dict[str, np.ndarray]:
+def detector_scores_from_patterns(patterns: torch.Tensor, seq_len: int, prefix: int,
+                                  causal: bool = True) -> dict[str, np.ndarray]:
     """Detector scores from patterns ``[batch, layer, head, q, k]`` of repeated sequences
-    (``prefix`` tokens, then ``seq_len`` tokens twice). Returns name -> ``[layer, head]``."""
+    (``prefix`` tokens, then ``seq_len`` tokens twice). Returns name -> ``[layer, head]``
+    (``next_token`` only where not ``causal``)."""
     p = patterns.float()
     n = p.shape[-1]
     assert n == prefix + 2 * seq_len, (n, prefix, seq_len)
@@ -79,7 +81,10 @@ def detector_scores_from_patterns(patterns: torch.Tensor, seq_len: int, prefix: 
     dup = p[..., q2, q2 - seq_len].mean(dim=(0, -1))
     ind = p[..., q2, q2 - seq_len + 1].mean(dim=(0, -1))
     out = {"previous_token": prev, "duplicate_token": dup, "induction": ind}
-    return {k: out[k].cpu().numpy().astype(np.float32) for k in DETECTORS}
+    if not causal:
+        q_next = torch.arange(prefix, n - 1)  # queries with a next token
+        out["next_token"] = p[..., q_next, q_next + 1].mean(dim=(0, -1))
+    return {k: out[k].cpu().numpy().astype(np.float32) for k in DETECTORS if k in out}
 
 
 @torch.no_grad()
@@ -104,7 +109,7 @@ def head_detector_scores(model: Model, seq_len: int = 40, batch: int = 4, seed: 
     names = [f"blocks.{l}.attn.hook_pattern" for l in range(model.n_layers)]
     with model.hooks([(n, keep) for n in names]):
         model(ids, attention_mask=torch.ones_like(ids))
-    scores = detector_scores_from_patterns(torch.stack(layers, dim=1), seq_len, prefix)
+    scores = detector_scores_from_patterns(torch.stack(layers, dim=1), seq_len, prefix, causal=model.is_causal)
     memo[key] = scores
     return {k: v.copy() for k, v in scores.items()}
 
@@ -162,7 +167,8 @@ def attention(model: Model, text: str, text_pair: Optional[str] = None, *, detec
         causal=model.is_causal,
         model_name=model.name,
         info={"detectors": {"seq_len": seq_len, "batch": batch, "seed": seed,
-                            "sequence": "[BOS] + random tokens repeated twice"} if detectors else None},
+                            "sequence": ("[BOS] + " if getattr(model.tokenizer, "bos_token_id", None) is not None
+                                         else "") + "random tokens repeated twice"} if detectors else None},
         pair_start=pair_start,
         _source=source,
     )

@@ -16,8 +16,10 @@ __all__ = ["AttentionPatterns", "AttentionSource", "DETECTORS"]
 #: the mean attention a head pays, on repeated random tokens, to
 #: - ``previous_token``: the token just before the query;
 #: - ``duplicate_token``: the earlier occurrence of the query's own token;
-#: - ``induction``: the token right after that earlier occurrence (Olsson et al. 2022).
-DETECTORS = ("previous_token", "duplicate_token", "induction")
+#: - ``induction``: the token right after that earlier occurrence (Olsson et al. 2022);
+#: - ``next_token`` (encoders only: a causal head cannot look ahead): the token just after
+#:   the query, a common head of BERT (Clark et al. 2019).
+DETECTORS = ("previous_token", "next_token", "duplicate_token", "induction")
 
 
 @dataclass

@@ -35,6 +35,17 @@ def test_detector_formulas_on_ideal_heads(prefix):
     assert dup["duplicate_token"][0, 0] == 1.0 and dup["previous_token"][0, 0] == 0.0
 
 
+def test_next_token_detector_for_encoders():
+    n, L = 9, 4
+    p = torch.zeros(1, 1, 2, n, n)
+    p[..., torch.arange(n - 1), torch.arange(1, n)] = 1.0  # head 0 looks at the next token
+    p[0, 0, 0, n - 1, n - 1] = 1.0
+    p[0, 0, 1] = 1.0 / n  # head 1: uniform
+    s = detector_scores_from_patterns(p, L, 1, causal=False)
+    assert s["next_token"][0, 0] == pytest.approx(1.0) and s["next_token"][0, 1] == pytest.approx(1 / n)
+    assert "next_token" not in detector_scores_from_patterns(p, L, 1)  # causal: no look-ahead
+
+
 def test_detector_scores_match_a_hand_computation(tiny_tokenizer):
     """Scores from our pattern hook equal loops over HF's own eager attentions."""
     m = build_tiny("llama", tiny_tokenizer, attn_implementation="eager")
@@ -72,7 +83,8 @@ def test_attention_result_matches_hf(tiny_model, tiny_tokenizer):
     cache = iw.run_with_cache(m, TEXT, names="pattern")
     for l in range(m.n_layers):
         np.testing.assert_allclose(res.patterns[l], cache["pattern", l][0].numpy(), rtol=1e-6, atol=1e-7)
-    assert set(res.head_scores) == {"previous_token", "duplicate_token", "induction"}
+    want = {"previous_token", "duplicate_token", "induction"} | (set() if m.is_causal else {"next_token"})
+    assert set(res.head_scores) == want
     for s in res.head_scores.values():
         assert s.shape == (m.n_layers, m.n_heads) and (s >= 0).all() and (s <= 1 + 1e-6).all()
     assert res.top_heads("induction", 2)[0][2] == res.head_scores["induction"].max()
