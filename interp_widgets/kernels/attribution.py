@@ -218,6 +218,12 @@ def _continuation_ids(model: Model, prompt_ids, continuation, generate: bool) ->
     return ids
 
 
+def _metric_name(f) -> str:
+    """A callable target's label in the view: its name (a lambda's ``<lambda>`` reads "metric")."""
+    name = getattr(f, "__name__", "")
+    return name if name and name != "<lambda>" else "metric"
+
+
 def _token_metric(tok: int, score: str):
     if score == "logprob":
         return lambda logits: torch.log_softmax(logits.float(), -1)[:, tok]
@@ -248,7 +254,7 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_T
         if not fns or not all(callable(f) for f in fns):
             raise ValueError(f"{model.name} is an encoder: give target= a callable on its final "
                              "hidden states [batch, pos, d_model] -> [batch] (or a list of them)")
-        return [_Target(-1, f, getattr(f, "__name__", "metric")) for f in fns]
+        return [_Target(-1, f, _metric_name(f)) for f in fns]
 
     out = []
     for r in read:
@@ -263,7 +269,7 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_T
 
 def _single_target(model, read_pos, t, score) -> _Target:
     if callable(t):
-        return _Target(read_pos, t, getattr(t, "__name__", "metric"))
+        return _Target(read_pos, t, _metric_name(t))
     if isinstance(t, tuple):
         if len(t) != 2:
             raise ValueError(f"a logit-difference target is a pair (a, b) of tokens, got {t!r}")

@@ -143,6 +143,11 @@ def test_targets_pair_callable_and_matrix(tiny_causal):
     ta, tb = m.token_id(a), m.token_id(b)
     fn = iw.attribute(m, PROMPT, target=lambda lg: lg[:, ta] - lg[:, tb], method="input_x_gradient")
     np.testing.assert_allclose(fn.scores, diff.scores, rtol=1e-5, atol=1e-6)
+    assert fn.target == "metric"  # a lambda is labelled "metric" in the view, a def by its name
+
+    def dog_minus_fox(lg):
+        return lg[:, ta] - lg[:, tb]
+    assert iw.attribute(m, PROMPT, target=dog_minus_fox, method="input_x_gradient").target == "dog_minus_fox"
     mat = iw.attribute(m, PROMPT, target=[a, b, (a, b)], method="input_x_gradient")
     assert mat.scores.shape == (3, len(mat.tokens))
     np.testing.assert_allclose(mat.scores[0], single[a], rtol=1e-5, atol=1e-6)
