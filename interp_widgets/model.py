@@ -385,7 +385,16 @@ class Model:
         text (BERT's ``[SEP]``)."""
         if not isinstance(text, str):
             raise TypeError(f"texts must be strings, got {type(text).__name__}")
-        return list(self.tokenizer(text, truncation=True, max_length=max_len).input_ids)
+        ids = list(self.tokenizer(text, truncation=True, max_length=max_len).input_ids)
+        return ids[:max_len]  # a limit below the special tokens' count: the tokenizer does not cut
+
+    def block_output(self, layer: int) -> str:
+        """The hook name of block ``layer``'s output (what the next block reads):
+        ``hook_resid_post``, or on post-LayerNorm BERT ``hook_normalized_resid_post``
+        (where ``hook_resid_post`` is the sum before the block's last LayerNorm)."""
+        name = self.resolve(f"blocks.{layer}.hook_resid_post")
+        normalized = name.replace("hook_resid_post", "hook_normalized_resid_post")
+        return normalized if normalized in self._sites else name
 
     def to_str_tokens(self, ids: Union[str, torch.Tensor, Sequence[int]]) -> list[str]:
         """Display text of each token (of a text, or of token ids), so that ``"".join`` gives
@@ -721,7 +730,10 @@ def free_memory(device: Union[str, torch.device]) -> Optional[int]:
     processes, read from psutil or /proc/meminfo), or None where it cannot be read (MPS)."""
     device = torch.device(device)
     if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
+        # the driver's free memory, plus what PyTorch's caching allocator holds but no tensor
+        # uses (after a large result is deleted it stays reserved, and would look taken)
+        reserved = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(torch.cuda.mem_get_info(device)[0]) + max(0, int(reserved))
     if device.type != "cpu":
         return None
     try:
@@ -811,6 +823,9 @@ def _short_name(name_or_path: str) -> str:
     if not os.path.isdir(name_or_path):
         return name_or_path
     parts = Path(os.path.abspath(name_or_path)).parts
+    hub = [p for p in parts if p.startswith("models--")]  # the Hugging Face cache: .../models--org--name/snapshots/<sha>
+    if hub:
+        return hub[-1][len("models--"):].replace("--", "/")
     generic = parts[-1].lower() in ("model", "models", "hf", "weights", "checkpoint", "final") or \
         re.fullmatch(r"[0-9a-f]{40}|checkpoint-\d+", parts[-1]) is not None
     return "/".join(parts[-2:]) if generic and len(parts) > 1 else parts[-1]

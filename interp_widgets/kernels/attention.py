@@ -183,7 +183,7 @@ def _encode(model: Model, text: str, text_pair: Optional[str]):
         raise ValueError(f"{model.name} is a causal LM: it reads one text, so join the two (text + text_pair); "
                          f"sentence pairs are for encoders such as BERT")
     for name, t in (("text", text), ("text_pair", text_pair)):
-        if not isinstance(t, str) or not t:
+        if not isinstance(t, str) or not t.strip():
             raise ValueError(f"{name} must be a non-empty string, got {t!r}")
     enc = model.tokenizer(text, text_pair, return_tensors="pt")
     ids = enc.input_ids.to(model.device)

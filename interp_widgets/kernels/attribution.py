@@ -121,7 +121,7 @@ def attribute(
             intervals, composite Simpson; no refinement). Default ``None``: adaptive.
         tolerance: IG's completeness tolerance, relative to ``|F(x) - F(baseline)|``.
         atol: absolute floor added to the tolerance. Default: 0.02 for token targets (logit
-            scale); 0.001 when a target is your own callable, whose scale may be that of a
+            scale); 0.001 when the targets are your own callables, whose scale may be that of a
             cosine or a probability (0.02 would be 7% of a 0.27 change in an embedding cosine).
         max_evals: IG's budget of model evaluations; past it, a warning gives the error.
         internal_batch_size: sequences per forward/backward (bounds memory). Default on the
@@ -142,7 +142,7 @@ def attribute(
     if score not in ("logit", "logprob"):
         raise ValueError(f"score must be 'logit' or 'logprob', got {score!r}")
     if atol is None:
-        atol = 1e-3 if any(callable(t) for t in (target if isinstance(target, list) else [target])) else 0.02
+        atol = 1e-3 if all(callable(t) for t in (target if isinstance(target, list) else [target])) else 0.02
     if not (tolerance > 0 and atol >= 0):
         raise ValueError("tolerance must be > 0 and atol >= 0")
     if n_steps is not None and (not isinstance(n_steps, int) or n_steps < 1):

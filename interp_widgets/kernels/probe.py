@@ -29,7 +29,7 @@ __all__ = ["probe", "probe_predictions", "probe_source"]
 def _features(model: Model, texts: list[str], layers: list[int], position, batch_size: int,
               tick=lambda n: None) -> torch.Tensor:
     """``[n_texts, len(layers), d_model]`` float32 features; ``tick(n)`` after each batch."""
-    names = [f"blocks.{l}.hook_resid_post" for l in layers]
+    names = [model.block_output(l) for l in layers]
     out = []
     for i in range(0, len(texts), batch_size):
         chunk = texts[i:i + batch_size]
@@ -98,7 +98,8 @@ def probe(model: Model, texts: Sequence[str], labels: Sequence, *, layers: Union
         texts: the examples; labels: one label (any hashable: str, int...) per text, at
             least two classes.
         layers: ``"all"`` or a list of layer indices (negative ones count from the end);
-            each probes ``blocks.{l}.hook_resid_post``.
+            each probes block ``l``'s output, ``blocks.{l}.hook_resid_post`` (BERT:
+            ``hook_normalized_resid_post``, after the block's last LayerNorm).
         position: ``"last"`` (the last token), ``"mean"`` (mean over tokens; on a causal LM
             the first is left out, the attention sink; on an encoder every token counts, as
             sentence-transformers pools) or a position. Default: ``"last"`` on a causal LM,
@@ -191,7 +192,7 @@ def _layer_index(model: Model, probe: Probe, layer: Optional[int]) -> int:
 def _resid_post(model: Model, ids: torch.Tensor, layer: int) -> torch.Tensor:
     """``blocks.{layer}.hook_resid_post`` ``[1, pos, d_model]`` of ``ids``; the layers after
     it are not run (a probe of layer 1 costs 2 of SmolLM2's 30 blocks)."""
-    name = f"blocks.{layer}.hook_resid_post"
+    name = model.block_output(layer)
     return model.read_activations([name], ids, attention_mask=torch.ones_like(ids))[name].float()
 
 

@@ -36,7 +36,8 @@ def _as_patterns(p) -> np.ndarray:
     ``[heads, q, k]`` (CircuitsVis's ``attention_patterns``) or one head's ``[q, k]``; a cache
     entry ``[1, heads, q, k]``; Hugging Face's ``outputs.attentions``, a tuple of
     ``[1, heads, q, k]`` per layer, or its stack on either side of the batch axis."""
-    if isinstance(p, (list, tuple)):
+    per_layer = isinstance(p, (list, tuple))
+    if per_layer:
         if not p or any(x is None for x in p):
             raise ValueError("no attention tensors (Hugging Face returns an empty tuple, or Nones, under SDPA or "
                              "flash attention): load the model with attn_implementation='eager', or use "
@@ -47,7 +48,7 @@ def _as_patterns(p) -> np.ndarray:
     if a.ndim == 5:
         if a.shape[1] == 1:  # [layers, batch=1, heads, q, k]
             a = a[:, 0]
-        elif a.shape[0] == 1:  # [batch=1, layers, heads, q, k]
+        elif a.shape[0] == 1 and not per_layer:  # [batch=1, layers, heads, q, k]
             a = a[0]
         else:
             raise ValueError(f"patterns of shape {tuple(a.shape)} hold several texts: give one text's, as "

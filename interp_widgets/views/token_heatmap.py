@@ -74,9 +74,10 @@ class TokenHeatmap(BaseWidget):
             one at a time when rows x tokens pass 6,000, where stacked rows would put the
             same token thousands of pixels apart.
         selected_row: the row shown first in ``"one"`` mode (synced with the picker).
-        row_scale: ``"shared"`` (one colour range for every row, so that rows compare) or
-            ``"row"`` (the shown row on its own range: rows of very different sizes, e.g.
-            per-layer norms); the "own scale" box in the header switches it.
+        row_scale: in ``"one"`` mode, ``"shared"`` (one colour range for every row, so that
+            rows compare) or ``"row"`` (the shown row on its own range: rows of very different
+            sizes, e.g. per-layer norms); the "own scale" box in the header switches it.
+            Stacked rows always share one range.
 
     ``selected_token`` follows clicks in the view (-1 when none); observe it with
     ``w.observe(callback, "selected_token")``.
@@ -159,6 +160,8 @@ class TokenHeatmap(BaseWidget):
         toks, vals, labels = self._check(self.tokens if tokens is None else tokens, vals, row_labels)
         with self.hold_sync():
             self.tokens, self.values, self.row_labels = toks, vals, labels
+            if self.selected_row >= vals.shape[0]:
+                self.selected_row = 0
         return self
 
     @traitlets.validate("values")

@@ -115,8 +115,9 @@ def test_sentence_pairs_are_for_encoders(tiny_tokenizer):
     n_first = len(enc.tokenizer(TEXT).input_ids)
     assert r.pair_start == n_first  # the tiny tokenizer has no segment ids: after the first text
     assert len(r.tokens) > n_first and r.patterns.shape[-1] == len(r.tokens)
-    with pytest.raises(ValueError, match="text_pair must be a non-empty string"):
-        iw.attention(enc, TEXT, "", detectors=False)
+    for blank in ("", "   "):
+        with pytest.raises(ValueError, match="text_pair must be a non-empty string"):
+            iw.attention(enc, TEXT, blank, detectors=False)
 
 
 def test_pair_start_without_segment_ids():

@@ -309,3 +309,10 @@ def test_exported_view_works_in_chromium(tmp_path, scheme):
     assert out["hl"] >= 2
     dark = max(int(x) for x in re.findall(r"\d+", out["bg"])[:3]) < 60
     assert dark == (scheme == "dark"), out["bg"]
+
+
+def test_a_one_layer_tuple_of_several_texts_is_refused():
+    torch = pytest.importorskip("torch")
+    p = torch.softmax(torch.randn(2, 4, 8, 8), -1)  # one layer, two texts
+    with pytest.raises(ValueError, match="hold several texts"):
+        AttentionPatterns(TOKENS, (p,))

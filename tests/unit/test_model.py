@@ -324,3 +324,15 @@ def test_bare_backbone_is_refused_with_what_to_pass(tiny_tokenizer, family):
     full = build_tiny(family, tiny_tokenizer)
     with pytest.raises(ValueError, match="without its language-model head.*AutoModelForCausalLM"):
         iw.Model(full.base, tiny_tokenizer)
+
+
+def test_block_output_and_short_names(tiny_tokenizer, tmp_path):
+    from interp_widgets.model import _short_name
+
+    bert, llama = build_tiny("bert", tiny_tokenizer), build_tiny("llama", tiny_tokenizer)
+    assert bert.block_output(-1) == f"blocks.{bert.n_layers - 1}.hook_normalized_resid_post"
+    assert llama.block_output(0) == "blocks.0.hook_resid_post"
+    snap = tmp_path / "models--sentence-transformers--all-MiniLM-L6-v2" / "snapshots" / ("c" * 40)
+    snap.mkdir(parents=True)
+    assert _short_name(str(snap)) == "sentence-transformers/all-MiniLM-L6-v2"  # the Hugging Face cache
+    assert bert.token_ids("the cat sat on the mat", 2) == bert.token_ids("the cat sat on the mat", 100)[:2]

@@ -310,5 +310,7 @@ def test_heatmap_row_mode_and_selected_row():
     with pytest.raises(traitlets.TraitError):
         TokenHeatmap(list("abcde"), v, row_mode="some")
     assert TokenHeatmap(list("abcde"), v, row_scale="row").get_state()["row_scale"] == "row"
+    w.update(values=v[:2])  # fewer rows: the picked row stays one of them
+    assert w.selected_row == 0 and w.values.shape[0] == 2
     with pytest.raises(traitlets.TraitError):
         TokenHeatmap(list("abcde"), v, row_scale="each")
