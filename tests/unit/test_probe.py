@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 import interp_widgets as iw
 from tiny_models import build_tiny

@@ -10,7 +10,7 @@ import pytest
 
 import interp_widgets as iw
 from interp_widgets.kernels.probe import probe_predictions
-from interp_widgets.results.probe import Probe, ProbeSource
+from interp_widgets.results.probe import ProbeSource
 from interp_widgets.views.probe import ProbeView
 from tiny_models import build_tiny, our_hooks
 
