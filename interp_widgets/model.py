@@ -388,6 +388,30 @@ class Model:
         ids = list(self.tokenizer(text, truncation=True, max_length=max_len).input_ids)
         return ids[:max_len]  # a limit below the special tokens' count: the tokenizer does not cut
 
+    def pair_tokens(self, text: str, text_pair: str) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
+        """A sentence pair as an encoder was trained on it (BERT: ``[CLS] text [SEP]
+        text_pair [SEP]``): token ids ``[pos]`` and segment ids ``[pos]`` (None where the
+        model has none, e.g. RoBERTa) on the model's device, and where ``text_pair`` starts."""
+        if self.is_causal:
+            raise ValueError(f"{self.name} is a causal LM: it reads one text, so join the two (text + text_pair); "
+                             f"sentence pairs are for encoders such as BERT")
+        for name, t in (("text", text), ("text_pair", text_pair)):
+            if not isinstance(t, str) or not t.strip():
+                raise ValueError(f"{name} must be a non-empty string, got {t!r}")
+        enc = self.tokenizer(text, text_pair, return_tensors="pt")
+        ids = enc.input_ids[0]
+        if self.n_ctx is not None and len(ids) > self.n_ctx:
+            raise ValueError(f"the two texts are {len(ids)} tokens long, longer than {self.name}'s context of "
+                             f"{self.n_ctx} tokens; shorten them")
+        types = enc.get("token_type_ids")
+        types = None if types is None else types[0].to(self.device)
+        try:  # fast tokenizers say which text each token came from (None: special tokens)
+            start = enc.sequence_ids(0).index(1)
+        except (ValueError, AttributeError):
+            second = (types == 1).nonzero() if types is not None else []
+            start = int(second[0]) if len(second) else len(self.tokenizer(text).input_ids)
+        return ids.to(self.device), types, start
+
     def block_output(self, layer: int) -> str:
         """The hook name of block ``layer``'s output (what the next block reads):
         ``hook_resid_post``, or on post-LayerNorm BERT ``hook_normalized_resid_post``

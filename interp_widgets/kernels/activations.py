@@ -242,9 +242,26 @@ def _cache_bytes(model: Model, chosen: list[str], ids: torch.Tensor, mask: torch
     return out
 
 
+def _pair_batch(model: Model, texts: list[str], pairs: list[str]) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    """Sentence pairs right-padded into one batch: ids, mask and (where the model has them)
+    segment ids, padded with 0."""
+    rows = [model.pair_tokens(t, p) for t, p in zip(texts, pairs)]
+    n = max(len(r[0]) for r in rows)
+    pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
+    ids = torch.full((len(rows), n), int(pad), dtype=torch.long, device=model.device)
+    mask = torch.zeros((len(rows), n), dtype=torch.long, device=model.device)
+    types = torch.zeros((len(rows), n), dtype=torch.long, device=model.device)
+    for i, (r, tt, _) in enumerate(rows):
+        ids[i, :len(r)], mask[i, :len(r)] = r, 1
+        if tt is not None:
+            types[i, :len(r)] = tt
+    return ids, mask, ({"token_type_ids": types} if rows[0][1] is not None else {})
+
+
 @torch.no_grad()
 def run_with_cache(model: Model, text_or_texts: Union[str, Sequence[str]], names: Names = None, *,
-                   keep_logits: bool = True, max_gib: Optional[float] = None) -> ActivationCache:
+                   text_pair: Union[str, Sequence[str], None] = None, keep_logits: bool = True,
+                   max_gib: Optional[float] = None) -> ActivationCache:
     """Run the model once and keep the activations at the hook points asked for.
 
     Args:
@@ -255,6 +272,9 @@ def run_with_cache(model: Model, text_or_texts: Union[str, Sequence[str]], names
             ``name -> bool``. A name may be a full hook name (``blocks.-1.hook_resid_post``),
             a per-layer suffix (``attn.hook_pattern``) or a shorthand (``"pattern"``,
             ``"resid_post"``...), meaning that hook point in every layer.
+        text_pair: for encoders trained on sentence pairs (BERT): the second sentence of
+            each text (one string, or a list as long as the texts); each pair runs as
+            ``[CLS] text [SEP] text_pair [SEP]`` with its segment ids, as in ``iw.attention``.
         keep_logits: keep the output logits (causal LMs) or last hidden states (encoders);
             ``False`` skips the LM head.
         max_gib: refuse, before running, a cache larger than this (GiB). Default: 3/4 of
@@ -274,7 +294,14 @@ def run_with_cache(model: Model, text_or_texts: Union[str, Sequence[str]], names
         if not isinstance(t, str):
             raise TypeError(f"texts must be strings; text {i} is {type(t).__name__}")
     chosen = _select(model, names)
-    ids, mask = _tokenize_batch(model, texts)
+    extra: dict = {}
+    if text_pair is None:
+        ids, mask = _tokenize_batch(model, texts)
+    else:
+        pairs = [text_pair] * len(texts) if isinstance(text_pair, str) else list(text_pair)
+        if len(pairs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(pairs)} text_pair entries: give one per text")
+        ids, mask, extra = _pair_batch(model, texts, pairs)
     _check_size(model, chosen, ids, mask, keep_logits, max_gib)
     store: dict[str, torch.Tensor] = {}
 
@@ -283,7 +310,9 @@ def run_with_cache(model: Model, text_or_texts: Union[str, Sequence[str]], names
 
     with model.hooks([(n, keep) for n in chosen]):
         # without logits, skip the LM head (a vocab x d_model product at every position)
-        out = model(ids, attention_mask=mask) if keep_logits else model.forward_hidden(ids, attention_mask=mask)
+        out = model.forward_hidden(ids, attention_mask=mask, **extra)
+        if keep_logits and model.is_causal:
+            out = model.logits_from_hidden(out)
 
     if not bool(mask.all()):
         for name, t in store.items():

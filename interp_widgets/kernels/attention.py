@@ -179,25 +179,5 @@ def _encode(model: Model, text: str, text_pair: Optional[str]):
     sentence starts (None for one text)."""
     if text_pair is None:
         return model.to_tokens(text), {}, None
-    if model.is_causal:
-        raise ValueError(f"{model.name} is a causal LM: it reads one text, so join the two (text + text_pair); "
-                         f"sentence pairs are for encoders such as BERT")
-    for name, t in (("text", text), ("text_pair", text_pair)):
-        if not isinstance(t, str) or not t.strip():
-            raise ValueError(f"{name} must be a non-empty string, got {t!r}")
-    enc = model.tokenizer(text, text_pair, return_tensors="pt")
-    ids = enc.input_ids.to(model.device)
-    if model.n_ctx is not None and ids.shape[1] > model.n_ctx:
-        raise ValueError(f"the two texts are {ids.shape[1]} tokens long, longer than {model.name}'s context of "
-                         f"{model.n_ctx} tokens; shorten them")
-    extra = {}
-    types = enc.get("token_type_ids")
-    if types is not None:
-        extra["token_type_ids"] = types.to(model.device)
-    try:  # fast tokenizers say which text each token came from (None: special tokens)
-        seq = enc.sequence_ids(0)
-        start = seq.index(1)
-    except (ValueError, AttributeError):
-        second = (types[0] == 1).nonzero() if types is not None else []
-        start = int(second[0]) if len(second) else len(model.tokenizer(text).input_ids)
-    return ids, extra, start
+    ids, types, start = model.pair_tokens(text, text_pair)
+    return ids[None], ({} if types is None else {"token_type_ids": types[None]}), start

@@ -211,3 +211,18 @@ def test_vocabulary_strings_read_as_in_a_text(minilm):
     assert "".join(words).strip() == "".join(minilm.to_str_tokens(ids)).strip(), (words, minilm.to_str_tokens(ids))
     assert v[minilm.tokenizer.cls_token_id] == "[CLS]"
     assert not any(w.startswith("##") for w in v)
+
+
+def test_cache_of_sentence_pairs(minilm):
+    """run_with_cache(..., text_pair=): each pair with its segment ids, padded into one batch,
+    equal to Hugging Face on that pair alone."""
+    texts, pairs = ["The cat sat on the mat.", "Stocks fell."], ["It was tired.", "Investors sold their shares quickly."]
+    c = iw.run_with_cache(minilm, texts, names="normalized_resid_post", text_pair=pairs)
+    for i, (a, b) in enumerate(zip(texts, pairs)):
+        enc = minilm.tokenizer(a, b, return_tensors="pt")
+        with torch.no_grad():
+            ref = minilm.hf(**enc).last_hidden_state
+        assert c.tokens[i] == minilm.to_str_tokens(enc.input_ids[0])
+        torch.testing.assert_close(c.text(i)["normalized_resid_post", -1], ref, atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="2 texts but 1 text_pair"):
+        iw.run_with_cache(minilm, texts, text_pair=pairs[:1])

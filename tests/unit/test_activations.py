@@ -153,3 +153,12 @@ def test_free_memory_is_read_on_cpu():
 
     free = free_memory("cpu")
     assert free is not None and free > 2**20
+
+
+def test_sentence_pairs_need_an_encoder(tiny_tokenizer):
+    causal = build_tiny("llama", tiny_tokenizer)
+    with pytest.raises(ValueError, match="causal LM: it reads one text"):
+        iw.run_with_cache(causal, TEXT, text_pair="a second text")
+    enc = build_tiny("bert", tiny_tokenizer)
+    c = iw.run_with_cache(enc, [TEXT, SHORT], names="resid_pre", text_pair="a second text")
+    assert c.tokens[0] == enc.to_str_tokens(enc.pair_tokens(TEXT, "a second text")[0])
