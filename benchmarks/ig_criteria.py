@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -145,7 +144,7 @@ def compare(s, ref):
 
 
 def prompts(tok):
-    from attribution import EIFFEL, LONG, SHORT, make_prompt  # noqa: F401
+    from attribution import make_prompt
     from ig_baselines import PROMPTS
     out = [(n, p) for n, p, _ in PROMPTS]
     for n in (32, 64, 128, 256):
