@@ -285,6 +285,9 @@ class Model:
             raise ValueError(f"{type(hf_model).__name__} is a bare {self.family.name}-family backbone without its "
                              f"language-model head, so it has no logits to explain: wrap the model with its head "
                              f"(AutoModelForCausalLM.from_pretrained(...), or iw.load_model)")
+        # A masked LM (BertForMaskedLM, RobertaForMaskedLM): its head predicts the token at
+        # each position from the encoder's last hidden states.
+        self.mlm_head = None if self.is_causal else _mlm_head(hf_model)
         self._sites = self._build_sites()
         # Attention modules share config objects with the model; we flip their attention
         # implementation only while a pattern hook is attached.
@@ -317,6 +320,19 @@ class Model:
     @property
     def unembed(self) -> Optional[nn.Module]:
         return self.hf.get_output_embeddings() if self.is_causal else None
+
+    @property
+    def is_masked_lm(self) -> bool:
+        """An encoder with its masked-language-model head (logits at every position)."""
+        return self.mlm_head is not None
+
+    @property
+    def has_logits(self) -> bool:
+        return self.is_causal or self.is_masked_lm
+
+    @property
+    def mask_token_id(self) -> Optional[int]:
+        return getattr(self.tokenizer, "mask_token_id", None)
 
     @property
     def n_ctx(self) -> Optional[int]:
@@ -594,7 +610,14 @@ class Model:
         return out[0]
 
     def logits_from_hidden(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Apply the LM head (and any final logit soft-capping) to final hidden states."""
+        """Apply the LM head (and any final logit soft-capping) to final hidden states; on a
+        masked LM, its MLM head (dense, activation, LayerNorm, decoder)."""
+        if not self.is_causal:
+            if self.mlm_head is None:
+                raise ValueError(f"{self.name} is an encoder without a language-model head, so it has no logits; "
+                                 f"load it with its masked-LM head (AutoModelForMaskedLM, as iw.load_model does "
+                                 f"for checkpoints that have one)")
+            return self.mlm_head(hidden)
         logits = self.unembed(hidden)
         cap = getattr(self.config, "final_logit_softcapping", None)
         if cap:
@@ -615,6 +638,17 @@ class Model:
                                max_new_tokens=n, do_sample=False,
                                pad_token_id=self.tokenizer.eos_token_id)
         return out[0, input_ids.shape[1]:].tolist()
+
+
+def _mlm_head(hf) -> Optional[nn.Module]:
+    """The module mapping an encoder's last hidden states to vocabulary logits, if the model
+    has one: BERT's ``cls`` (its ``predictions`` part, also under a pre-training head that adds
+    next-sentence prediction), RoBERTa's ``lm_head``."""
+    head = getattr(hf, "cls", None)
+    head = getattr(head, "predictions", head)
+    if head is None:
+        head = getattr(hf, "lm_head", None)
+    return head if isinstance(head, nn.Module) else None
 
 
 def _replace_first(output, new):
@@ -893,7 +927,12 @@ def load_model(name_or_path: Optional[str] = None, device: Union[str, torch.devi
     kw.setdefault("dtype", dtype or torch.float32)
     if _family_for(config).causal:
         hf = AutoModelForCausalLM.from_pretrained(path, **kw)
-    else:
+    elif any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in getattr(config, "architectures", None) or ()):
+        # bert-base-uncased, roberta-base: keep the masked-LM head (fill-mask predictions)
+        from transformers import AutoModelForMaskedLM
+
+        hf = AutoModelForMaskedLM.from_pretrained(path, **kw)
+    else:  # a bare encoder (sentence-transformers' checkpoints): hidden states only
         hf = AutoModel.from_pretrained(path, **kw)
     hf.to(dev)
     return Model(hf, tok, name=label)

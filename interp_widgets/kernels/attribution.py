@@ -53,9 +53,11 @@ class IGConvergenceWarning(UserWarning):
 
 @dataclass
 class _Target:
-    read_pos: int  # position whose output is read (the logits predicting read_pos + 1)
+    read_pos: int  # position whose logits are read (causal: they predict read_pos + 1; masked
+    #                LM: the token at read_pos); -1: none (a metric of the hidden states)
     metric: Callable[[torch.Tensor], torch.Tensor]  # [batch, vocab] (or [batch, pos, d]) -> [batch]
     label: str
+    on_hidden: bool = False  # an encoder's callable: metric(final hidden states [batch, pos, d])
 
 
 # --------------------------------------------------------------------------------------
@@ -86,14 +88,15 @@ def attribute(
         model: a :class:`~interp_widgets.Model`.
         text: the prompt.
         target: what to explain, read from the logits that predict the token after the
-            explained position:
+            explained position (on a masked LM such as ``bert-base-uncased``: the logits at
+            the text's first ``[MASK]``, which the model fills in):
 
             - ``None``: the model's own token (the greedy next token, or the continuation
-              token at ``position``);
+              token at ``position``; a masked LM's top prediction at the mask);
             - a token string (exactly one token, e.g. ``" Paris"``) or id: its logit;
             - a pair ``(a, b)`` of tokens: the logit difference ``a - b``;
-            - a callable ``f(logits[batch, vocab]) -> [batch]`` (encoders: ``f(hidden[batch,
-              pos, d_model]) -> [batch]``);
+            - a callable ``f(logits[batch, vocab]) -> [batch]`` (encoders, masked LMs too:
+              ``f(hidden[batch, pos, d_model]) -> [batch]`` of the last hidden states);
             - a list of the above: one row of scores per target.
         method: ``"integrated_gradients"`` (default), ``"input_x_gradient"``, ``"saliency"``
             or ``"occlusion"``.
@@ -103,7 +106,10 @@ def attribute(
             them as targets) and the first is explained.
         position: which continuation token to explain (0-based index into the continuation,
             negative allowed), or ``"all"`` for one row per continuation token. Default 0.
-            Without a continuation the next token after the prompt is explained.
+            Without a continuation the next token after the prompt is explained. On a masked
+            LM: the index of the token whose prediction is explained (any token of the text,
+            e.g. how the model reconstructs an unmasked word), or ``"all"`` for one row per
+            mask token; default: the first mask token.
         score: ``"logit"`` (default) or ``"logprob"`` for token targets.
         baseline: integrated gradients' (and occlusion's) reference input: ``"eos"``
             (default: the end-of-text token's embedding at every position; SEP, pad or
@@ -149,12 +155,18 @@ def attribute(
         raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
 
     if not model.is_causal:
-        # an encoder reads the whole text at once: no continuation, position or next-token score
-        for name, value, default in (("continuation", continuation, None), ("position", position, None),
-                                     ("score", score, "logit")):
+        # an encoder reads the whole text at once: no continuation; a masked LM's logits are
+        # read at a position of the text (its [MASK]), a bare encoder has only hidden states
+        refused = [("continuation", continuation, None)]
+        if not model.is_masked_lm:
+            refused += [("position", position, None), ("score", score, "logit")]
+        for name, value, default in refused:
             if value != default:
-                raise ValueError(f"{model.name} is an encoder: {name}= is for causal LMs (the next token); give "
-                                 f"target= a callable on its final hidden states [batch, pos, d_model] -> [batch]")
+                what = ("a masked LM predicts tokens inside the text: mark them with "
+                        f"{getattr(model.tokenizer, 'mask_token', None) or 'its mask token'} (or pick one with "
+                        "position=)" if model.is_masked_lm else
+                        "give target= a callable on its final hidden states [batch, pos, d_model] -> [batch]")
+                raise ValueError(f"{model.name} is an encoder: {name}= is for causal LMs (the next token); {what}")
     prompt_ids = model.to_tokens(text)[0]
     cont_ids = _continuation_ids(model, prompt_ids, continuation, generate=target is None)
     ids = torch.cat([prompt_ids, torch.tensor(cont_ids, dtype=torch.long, device=prompt_ids.device)])
@@ -180,8 +192,11 @@ def attribute(
     result.target = result.target[0] if len(targets) == 1 else result.target
 
     def recompute(target_position: int, method: str = method, progress=None) -> Attribution:
-        """Explain the token at ``target_position`` of these tokens (a continuation token),
-        or the same target again with another method."""
+        """Explain the token at ``target_position`` of these tokens (a continuation token;
+        any token of a masked LM), or the same target again with another method."""
+        if model.is_masked_lm and 0 <= target_position < len(ids) and target_position not in result.target_positions:
+            return attribute(model, text, None, method=method, position=target_position, score=score,
+                             progress=progress or False, **kwargs)
         if cont_ids and n_prompt <= target_position < len(ids):
             return attribute(model, text, None, method=method, continuation=list(cont_ids),
                              position=target_position - n_prompt, score=score, progress=progress or False,
@@ -189,7 +204,7 @@ def attribute(
         return attribute(model, text, target, method=method, continuation=list(cont_ids) or None,
                          position=position, score=score, progress=progress or False, **kwargs)
 
-    result._source = AttributionSource(recompute=recompute, methods=METHODS)
+    result._source = AttributionSource(recompute=recompute, methods=METHODS, any_position=model.is_masked_lm)
     return result
 
 
@@ -232,6 +247,15 @@ def _token_metric(tok: int, score: str):
 
 def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_Target]:
     """Normalise (target, position) into a list of (read position, metric, label)."""
+    if not model.is_causal:
+        fns = target if isinstance(target, list) else [target]
+        if fns and all(callable(f) for f in fns):
+            return [_Target(-1, f, _metric_name(f), on_hidden=True) for f in fns]
+        if not model.is_masked_lm:
+            raise ValueError(f"{model.name} is an encoder without a language-model head: give target= a callable "
+                             "on its final hidden states [batch, pos, d_model] -> [batch] (or a list of them)")
+        return _masked_lm_targets(model, ids, target, position, score)
+
     if cont_ids:
         if position is None:
             positions = [0]
@@ -249,13 +273,6 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_T
             raise ValueError("position needs a continuation: it indexes the continuation's tokens")
         read = [n_prompt - 1]
 
-    if not model.is_causal:
-        fns = target if isinstance(target, list) else [target]
-        if not fns or not all(callable(f) for f in fns):
-            raise ValueError(f"{model.name} is an encoder: give target= a callable on its final "
-                             "hidden states [batch, pos, d_model] -> [batch] (or a list of them)")
-        return [_Target(-1, f, _metric_name(f)) for f in fns]
-
     out = []
     for r in read:
         if target is None:
@@ -264,6 +281,39 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_T
             continue
         for t in (target if isinstance(target, list) else [target]):
             out.append(_single_target(model, r, t, score))
+    return out
+
+
+def _masked_lm_targets(model, ids, target, position, score) -> list[_Target]:
+    """Targets of a masked LM: token logits read at the mask tokens of the text (or at
+    ``position``, a token index); ``target=None``: the model's top prediction there."""
+    n = len(ids)
+    masks = [] if model.mask_token_id is None else (ids == model.mask_token_id).nonzero()[:, 0].tolist()
+    if position is None or position == "all":
+        if not masks:
+            mask = getattr(model.tokenizer, "mask_token", None)
+            raise ValueError(f"{model.name} is a masked LM: put its mask token {mask!r} in the text where it should "
+                             f"predict a token (e.g. 'Paris is the {mask} of France.'), or give position= the index "
+                             f"of a token to explain its prediction")
+        read = masks if position == "all" else masks[:1]
+    elif isinstance(position, int) and not isinstance(position, bool):
+        if not -n <= position < n:
+            raise ValueError(f"position {position} is out of range: the text has {n} tokens")
+        read = [position % n]
+    else:
+        raise ValueError(f"position must be a token index or 'all' (every mask token), got {position!r}")
+    out = []
+    for r in read:
+        if target is None:
+            with torch.no_grad():
+                top = int(model.logits_from_hidden(model.forward_hidden(input_ids=ids[None])[:, r])[0].argmax())
+            out.append(_Target(r, _token_metric(top, score), repr(model.to_str_tokens([top])[0])))
+            continue
+        for t in (target if isinstance(target, list) else [target]):
+            if callable(t):
+                out.append(_Target(-1, t, _metric_name(t), on_hidden=True))
+            else:
+                out.append(_single_target(model, r, t, score))
     return out
 
 
@@ -340,7 +390,7 @@ class _Evaluator:
 
     def _metric(self, embeds: torch.Tensor) -> torch.Tensor:
         hidden = self.model.forward_hidden(inputs_embeds=embeds)
-        if not self.model.is_causal:
+        if self.target.on_hidden:
             out = self.target.metric(hidden)
         else:
             logits = self.model.logits_from_hidden(hidden[:, self.target.read_pos])
@@ -393,7 +443,8 @@ def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, 
     bar = _Progress(progress, total=len(targets))
     info: dict = {}
     for ti, t in enumerate(targets):
-        n_in = n_tokens if t.read_pos < 0 else t.read_pos + 1  # later tokens cannot matter (causal)
+        # a causal model's later tokens cannot matter; an encoder reads every token
+        n_in = t.read_pos + 1 if model.is_causal and t.read_pos >= 0 else n_tokens
         sub = ids[:n_in]
         batch = internal_batch_size or _default_batch(model, n_in)
         ev = _Evaluator(model, t, batch, bar.tick_fn(ti))
@@ -445,7 +496,9 @@ def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, 
         method=method,
         delta=np.array(deltas, dtype=np.float64) if ig else None,
         n_evals=evals,
-        target_positions=[t.read_pos + 1 if t.read_pos >= 0 else n_tokens for t in targets],
+        target_positions=[n_tokens if t.read_pos < 0 else t.read_pos + 1 if model.is_causal else t.read_pos
+                          for t in targets],
+        causal=model.is_causal,
         target_value=np.array(fx),
         baseline_value=np.array(fb) if ig else None,
         info=info,

@@ -3,6 +3,10 @@
 The residual stream after each layer goes through the model's own final norm and
 unembedding (and final logit soft-capping, where the model has it), as if the remaining
 layers were skipped. The last row equals the model's logits exactly.
+
+On a masked LM (BERT/RoBERTa with its MLM head) each block's output (post-LayerNorm, what the
+next block reads) goes through the MLM head: each cell predicts the token *at* its position
+(at a ``[MASK]``, what the model fills in), not the next one.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ def _final_norm(model: Model):
 
 @torch.no_grad()
 def lens_logits(model: Model, resid: torch.Tensor) -> torch.Tensor:
-    """Logits ``[..., vocab]`` read from residual-stream vectors ``[..., d_model]``."""
+    """Logits ``[..., vocab]`` read from residual-stream vectors ``[..., d_model]`` (a masked
+    LM's: block outputs, read by its MLM head)."""
+    if model.is_masked_lm:
+        return model.logits_from_hidden(resid)
     if not model.is_causal:
-        raise ValueError(f"{model.name} is an encoder: it has no unembedding to read a logit lens with")
+        raise ValueError(f"{model.name} is an encoder without a language-model head: it has no unembedding to "
+                         f"read a logit lens with (a masked LM such as bert-base-uncased has one)")
     norm = _final_norm(model)
     h = norm(resid) if norm is not None else resid
     return model.logits_from_hidden(h)
@@ -39,7 +47,8 @@ def logit_lens(model: Model, text: str, *, k: int = 10,
     """Top-``k`` next-token predictions read from the residual stream after every layer.
 
     Args:
-        model: a causal :class:`~interp_widgets.Model`.
+        model: a causal :class:`~interp_widgets.Model`, or a masked LM (each cell then predicts
+            the token at its own position, e.g. what fills a ``[MASK]``).
         text: the prompt.
         k: how many top tokens to keep per layer and position.
         track: token(s) (strings or ids) whose rank and probability to follow through the
@@ -52,9 +61,10 @@ def logit_lens(model: Model, text: str, *, k: int = 10,
 
     Returns a :class:`~interp_widgets.results.LogitLens`; ``.show()`` opens the view.
     """
-    if not model.is_causal:
-        raise ValueError(f"{model.name} is an encoder: it has no unembedding to read a logit lens with")
-    vocab_size = model.unembed.weight.shape[0]
+    if not model.has_logits:
+        raise ValueError(f"{model.name} is an encoder without a language-model head: it has no unembedding to "
+                         f"read a logit lens with (a masked LM such as bert-base-uncased has one)")
+    vocab_size = int(model.config.vocab_size)
     if not isinstance(k, int) or not 1 <= k <= vocab_size:
         raise ValueError(f"k must be an integer in 1..{vocab_size}, got {k!r}")
     ids = model.to_tokens(text)
@@ -66,8 +76,8 @@ def logit_lens(model: Model, text: str, *, k: int = 10,
 
     # row 0: the stream entering layer 0 (token embeddings, plus position embeddings or
     # Gemma's embedding scale where the family has them)
-    hooks = [("blocks.0.hook_resid_pre", keep)] + [(f"blocks.{l}.hook_resid_post", keep)
-                                                  for l in range(model.n_layers)]
+    # (a masked LM: each block's output, BERT's normalized_resid_post)
+    hooks = [("blocks.0.hook_resid_pre", keep)] + [(model.block_output(l), keep) for l in range(model.n_layers)]
     with model.hooks(hooks):
         model.forward_hidden(ids)
     resid = torch.stack(rows)  # [rows, pos, d_model]
@@ -132,5 +142,6 @@ def logit_lens(model: Model, text: str, *, k: int = 10,
         vocab=vocab,
         tracked=tracked,
         model_name=model.name,
+        predicts="same" if model.is_masked_lm else "next",
         _source=LensSource(track=track_fn),
     )

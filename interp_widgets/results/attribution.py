@@ -24,11 +24,14 @@ class AttributionSource:
 
     ``recompute(target_position, method, progress)`` returns a new :class:`Attribution`.
     ``target_position`` indexes ``Attribution.tokens``: the token to explain (its logit is
-    read at the position before it). ``progress`` is a callable taking a fraction in [0, 1].
+    read at the position before it; on a masked LM, at the token itself). ``progress`` is a
+    callable taking a fraction in [0, 1]. ``any_position``: every token can be explained (a
+    masked LM's prediction at it), not only a continuation's.
     """
 
     recompute: Callable[..., "Attribution"]
     methods: tuple[str, ...]
+    any_position: bool = False
 
 
 @dataclass
@@ -51,7 +54,10 @@ class Attribution:
         prompt_len: number of prompt tokens; ``tokens[prompt_len:]`` is the continuation.
         target_positions: for each target, the index in ``tokens`` of the token whose logit
             is explained, or the index after the last token (``len(tokens)``) for a
-            next-token target.
+            next-token target (and for a metric of an encoder's hidden states).
+        causal: whether the model reads left to right (tokens at and after a target's
+            position are not its inputs); ``False`` for encoders, whose every token is an
+            input (a masked LM's target is the mask token itself, an input too).
         target_value: the target metric at the input (``f(x)``), per target.
         baseline_value: the target metric at the baseline (``f(baseline)``), IG only.
         info: free-form extra facts (baseline description, tolerance, ...).
@@ -65,6 +71,7 @@ class Attribution:
     n_evals: int = 0
     prompt_len: Optional[int] = None
     target_positions: Optional[list[int]] = None
+    causal: bool = True
     target_value: Optional[np.ndarray] = None
     baseline_value: Optional[np.ndarray] = None
     info: dict = field(default_factory=dict)

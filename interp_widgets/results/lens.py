@@ -45,6 +45,8 @@ class LogitLens:
         top_probs: ``float32 [rows, positions, k]``: their probabilities.
         vocab: token id -> display string for every id in ``top_ids`` (and tracked ids).
         tracked: tokens followed across layers (see :class:`TrackedToken`).
+        predicts: ``"next"`` (a causal LM: each cell predicts the next token) or ``"same"``
+            (a masked LM: the token at that position, e.g. what fills a ``[MASK]``).
     """
 
     tokens: list[str]
@@ -54,9 +56,12 @@ class LogitLens:
     vocab: dict[int, str]
     tracked: list[TrackedToken] = field(default_factory=list)
     model_name: str = ""
+    predicts: str = "next"
     _source: Optional[LensSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.predicts not in ("next", "same"):
+            raise ValueError(f"predicts must be 'next' or 'same', got {self.predicts!r}")
         self.top_ids = np.asarray(self.top_ids, dtype=np.int32)
         self.top_probs = np.asarray(self.top_probs, dtype=np.float32)
         want = (len(self.layers), len(self.tokens))

@@ -45,6 +45,8 @@ class AttributionWidget(BaseWidget):
     selected_token = traitlets.Int(-1).tag(sync=True)  # highlighted token (-1 none), linkable
     target_positions = traitlets.List(traitlets.Int()).tag(sync=True)
     target_label = traitlets.Unicode("").tag(sync=True)
+    causal = traitlets.Bool(True).tag(sync=True)  # False: every token is an input (encoders)
+    pick_any = traitlets.Bool(False).tag(sync=True)  # any token can be clicked (masked LMs)
     method = traitlets.Unicode("").tag(sync=True)
     methods = traitlets.List(traitlets.Unicode()).tag(sync=True)
     delta = traitlets.Union(
@@ -91,6 +93,8 @@ class AttributionWidget(BaseWidget):
             self.target_positions = positions
             self.target_position = positions[0]
             self.target_label = labels[0]
+            self.causal = bool(getattr(a, "causal", True))
+            self.pick_any = bool(source is not None and getattr(source, "any_position", False))
             self.method = str(a.method)
             self.methods = methods
             self.delta = delta
@@ -122,8 +126,9 @@ class AttributionWidget(BaseWidget):
         if source is None:
             restore("This result has no source to recompute from (static view).")
             return
-        if not 1 <= target <= len(old.tokens):
-            restore(f"target_position {target} is out of range 1..{len(old.tokens)}")
+        lo = 0 if self.pick_any else 1
+        if not lo <= target <= len(old.tokens):
+            restore(f"target_position {target} is out of range {lo}..{len(old.tokens)}")
             return
         self.recompute(target_position=target, method=method, _restore=restore)
 

@@ -77,6 +77,7 @@ class LogitLensView(BaseWidget):
     track_request = traitlets.Unicode("").tag(sync=True)
     selected_token = traitlets.Int(-1).tag(sync=True)
     model_name = traitlets.Unicode("").tag(sync=True)
+    predicts = traitlets.Unicode("next").tag(sync=True)  # "same": a masked LM's cells
     busy = traitlets.Bool(False).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
     interactive = traitlets.Bool(False).tag(sync=True)
@@ -93,6 +94,7 @@ class LogitLensView(BaseWidget):
             self.top_ids = _compact(lens.top_ids)
             self.top_probs = lens.top_probs
             self.model_name = str(lens.model_name or "")
+            self.predicts = str(getattr(lens, "predicts", "next"))
             self.interactive = lens._source is not None
             self._apply_tracked()
             if mode not in ("top", "track"):

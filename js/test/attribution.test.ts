@@ -125,6 +125,47 @@ describe("AttributionWidget view", () => {
     expect(el.querySelectorAll(".iw-after")).toHaveLength(0);
   });
 
+  it("encoders (causal false): every token is an input, the target's own and the later ones too", () => {
+    const tokens = ["[CLS]", "paris", "is", "the", "[MASK]", "of", "france", "[SEP]"];
+    const { el } = setup({
+      tokens,
+      scores: f32([0, 0.1, 0.05, 0.02, 0.3, 0.2, 0.9, -0.1]) as AttributionModel["scores"],
+      prompt_len: 8,
+      target_position: 4,
+      target_positions: [4],
+      target_label: "'capital'",
+      causal: false,
+      interactive: false,
+    });
+    const spans = el.querySelectorAll<HTMLElement>(".iw-token[data-index]");
+    expect(el.querySelectorAll(".iw-after")).toHaveLength(0);
+    expect(spans[4].classList.contains("iw-target")).toBe(true);
+    const colour = (sp: HTMLElement) => [...sp.classList].find((c) => /^iw-c\d+$/.test(c));
+    // tokens after the mask are coloured, and the largest score (" france", after it) sets the scale's end
+    for (const i of [5, 6, 7]) expect(colour(spans[i])).toBeDefined();
+    const bins = [...spans].map((sp) => Number((colour(sp) ?? "iw-c0").slice(4)));
+    expect(bins[6]).toBe(Math.max(...bins));
+    expect(el.querySelector(".iw-next")).toBeNull();
+    // the causal view of the same numbers leaves them uncoloured
+    document.body.replaceChildren();
+    const causal = setup({ tokens, scores: f32([0, 0.1, 0.05, 0.02, 0.3, 0.2, 0.9, -0.1]) as AttributionModel["scores"],
+      prompt_len: 8, target_position: 4, target_positions: [4], interactive: false });
+    const cs = causal.el.querySelectorAll<HTMLElement>(".iw-token[data-index]");
+    expect(colour(cs[6])).toBeUndefined();
+    expect(cs[6].classList.contains("iw-after")).toBe(true);
+  });
+
+  it("masked LMs (pick_any): any token is a button that asks Python to explain it", () => {
+    const { el, model } = setup({ prompt_len: 8, target_position: 4, target_positions: [4], causal: false, pick_any: true });
+    const spans = el.querySelectorAll<HTMLElement>(".iw-token[data-index]");
+    expect(el.querySelectorAll(".iw-cont")).toHaveLength(8);
+    expect(spans[1].getAttribute("role")).toBe("button");
+    expect(el.querySelector<HTMLElement>(".iw-hint")!.hidden).toBe(false);
+    expect(el.querySelector(".iw-hint")!.textContent).toContain("predicts there");
+    spans[1].click();
+    expect(model.get("target_position")).toBe(1);
+  });
+
   it("shows the error trait and bad data visibly", async () => {
     const { el, model } = setup();
     model.push({ error: "RuntimeError: out of memory" });

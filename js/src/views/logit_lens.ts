@@ -35,6 +35,8 @@ export interface LogitLensModel {
   track_request: string;
   selected_token: number;
   model_name: string;
+  /** "same": a masked LM's cells predict the token at their own position. Optional for older states. */
+  predicts?: "next" | "same";
   busy: boolean;
   error: string;
   interactive: boolean;
@@ -58,6 +60,7 @@ const DATA_TRAITS = [
   "mode",
   "track_index",
   "model_name",
+  "predicts",
   "interactive",
   "theme",
 ] as const;
@@ -386,10 +389,16 @@ function render({ model, el }: Pick<RenderProps<LogitLensModel>, "model" | "el">
     stage.style.width = `${tokens.length * CELL_W}px`;
     stage.style.height = `${layers.length * CELL_H}px`;
 
+    const same = model.get("predicts") === "same";
+    topBtn.title = same
+      ? "each cell: its most likely token at that position (masked LM), coloured by its probability"
+      : "each cell: its most likely next token, coloured by its probability";
     hint.textContent = tracked
-      ? `Rank of ${showToken(data!.track!.label)} among the next-token predictions (#1 = top) read from the residual stream after each layer.`
-      : "Each cell: the next token predicted from the residual stream after that layer, at that position. Hover for the top-k" +
-        (interactive ? "; double-click to track a cell's token." : ".");
+      ? `Rank of ${showToken(data!.track!.label)} among the ${same ? "" : "next-"}token predictions (#1 = top) read from the residual stream after each layer.`
+      : (same
+        ? "Each cell: the token the masked-LM head predicts at that position (at a mask: what fills it) from the output of that layer."
+        : "Each cell: the next token predicted from the residual stream after that layer, at that position.") +
+        " Hover for the top-k" + (interactive ? "; double-click to track a cell's token." : ".");
     paint();
     syncSelection();
     syncBusy();
