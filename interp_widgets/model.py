@@ -126,6 +126,22 @@ def _bert_sites(block, n_heads):
     }
 
 
+def _distilbert_sites(block, n_heads):
+    # Post-LayerNorm like BERT, with the same hook meanings (see _bert_sites).
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.attention, "pattern"),
+        "attn.hook_z": _Site(block.attention.out_lin, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.attention.out_lin, "out"),
+        "hook_resid_mid": _Site(block.sa_layer_norm, "in"),
+        "hook_normalized_resid_mid": _Site(block.sa_layer_norm, "out"),
+        "mlp.hook_post": _Site(block.ffn.lin2, "in"),
+        "hook_mlp_out": _Site(block.ffn, "out"),
+        "hook_resid_post": _Site(block.output_layer_norm, "in"),
+        "hook_normalized_resid_post": _Site(block, "out"),
+    }
+
+
 def _base(prefix_default):
     def get(hf):
         return getattr(hf, getattr(hf, "base_model_prefix", prefix_default), hf)
@@ -174,6 +190,17 @@ FAMILIES = [
         layers=lambda b: b.encoder.layer,
         final_norm=None,
         block_sites=_bert_sites,
+        pos_embed=lambda b: b.embeddings.position_embeddings,
+    ),
+    _Family(
+        name="distilbert",
+        model_types=("distilbert",),
+        causal=False,
+        base=_base("distilbert"),
+        embed=lambda b: b.embeddings.word_embeddings,
+        layers=lambda b: b.transformer.layer,
+        final_norm=None,
+        block_sites=_distilbert_sites,
         pos_embed=lambda b: b.embeddings.position_embeddings,
     ),
 ]
@@ -288,6 +315,8 @@ class Model:
         # A masked LM (BertForMaskedLM, RobertaForMaskedLM): its head predicts the token at
         # each position from the encoder's last hidden states.
         self.mlm_head = None if self.is_causal else _mlm_head(hf_model)
+        # A sequence classifier (BertForSequenceClassification, ...): class logits of the text.
+        self.classifier_head = None if self.is_causal else _classifier_head(hf_model, self.base)
         self._sites = self._build_sites()
         # Attention modules share config objects with the model; we flip their attention
         # implementation only while a pattern hook is attached.
@@ -303,7 +332,8 @@ class Model:
     @property
     def d_mlp(self) -> int:
         """Width of the MLP's hidden layer, from the config (``4 * d_model`` where none says)."""
-        for key in ("intermediate_size", "n_inner", "ffn_dim"):
+        keys = ("intermediate_size", "n_inner", "ffn_dim") + (("hidden_dim",) if self.family.name == "distilbert" else ())
+        for key in keys:
             v = getattr(self.config, key, None)
             if isinstance(v, int) and v > 0:
                 return v
@@ -328,7 +358,42 @@ class Model:
 
     @property
     def has_logits(self) -> bool:
+        """Vocabulary logits (a causal or masked LM)."""
         return self.is_causal or self.is_masked_lm
+
+    @property
+    def is_classifier(self) -> bool:
+        """An encoder with a sequence-classification head (sentiment, NLI, ...)."""
+        return self.classifier_head is not None
+
+    @property
+    def labels(self) -> list[str]:
+        """A classifier's class names, by index (``config.id2label``)."""
+        if not self.is_classifier:
+            return []
+        n = int(getattr(self.config, "num_labels", 0) or 0)
+        names = getattr(self.config, "id2label", None) or {}
+        return [str(names.get(i, names.get(str(i), f"LABEL_{i}"))) for i in range(n)]
+
+    def label_id(self, label: Union[str, int]) -> int:
+        """A class index from a label name (any case) or an index."""
+        labels = self.labels
+        if isinstance(label, bool) or not isinstance(label, (str, int)):
+            raise TypeError(f"a class target must be a label name or an index, got {label!r}")
+        if isinstance(label, int):
+            if not 0 <= label < len(labels):
+                raise ValueError(f"class index {label} is out of range: {self.name} has {len(labels)} classes {labels}")
+            return label
+        found = [i for i, n in enumerate(labels) if n.lower() == label.lower()]
+        if not found:
+            raise ValueError(f"unknown class {label!r}: {self.name}'s classes are {labels}")
+        return found[0]
+
+    def class_logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """A sequence classifier's logits ``[batch, classes]`` from last hidden states ``[batch, pos, d_model]``."""
+        if self.classifier_head is None:
+            raise ValueError(f"{self.name} has no sequence-classification head")
+        return self.classifier_head(hidden)
 
     @property
     def mask_token_id(self) -> Optional[int]:
@@ -420,6 +485,9 @@ class Model:
             raise ValueError(f"the two texts are {len(ids)} tokens long, longer than {self.name}'s context of "
                              f"{self.n_ctx} tokens; shorten them")
         types = enc.get("token_type_ids")
+        segments = getattr(getattr(self.base, "embeddings", None), "token_type_embeddings", None)
+        if segments is None or (types is not None and int(types.max()) >= segments.num_embeddings):
+            types = None  # no segment embeddings (DistilBERT), or one segment only (RoBERTa)
         types = None if types is None else types[0].to(self.device)
         try:  # fast tokenizers say which text each token came from (None: special tokens)
             start = enc.sequence_ids(0).index(1)
@@ -648,7 +716,46 @@ def _mlm_head(hf) -> Optional[nn.Module]:
     head = getattr(head, "predictions", head)
     if head is None:
         head = getattr(hf, "lm_head", None)
+    if head is None and isinstance(getattr(hf, "vocab_projector", None), nn.Module):
+        head = _DistilBertMLMHead(hf)
     return head if isinstance(head, nn.Module) else None
+
+
+def _classifier_head(hf, base) -> Optional[nn.Module]:
+    """The map from an encoder's last hidden states to class logits, if the model is a
+    sequence classifier (BERT: pooler then classifier; RoBERTa: its classification head;
+    DistilBERT: pre-classifier, ReLU, classifier), else None."""
+    if not type(hf).__name__.endswith("ForSequenceClassification") or not isinstance(getattr(hf, "classifier", None), nn.Module):
+        return None
+    return _ClassifierHead(hf, base)
+
+
+class _ClassifierHead(nn.Module):
+    """A sequence-classification head as one module (its parts sit on the model)."""
+
+    def __init__(self, hf, base):
+        super().__init__()
+        self.parts = [hf, base]  # a plain list: not registered as submodules
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        hf, base = self.parts
+        if isinstance(getattr(hf, "pre_classifier", None), nn.Module):  # DistilBERT
+            return hf.classifier(torch.relu(hf.pre_classifier(hidden[:, 0])))
+        if isinstance(getattr(base, "pooler", None), nn.Module):  # BERT: pooler (dense + tanh on [CLS])
+            return hf.classifier(base.pooler(hidden))
+        return hf.classifier(hidden)  # RoBERTa's head reads <s> itself
+
+
+class _DistilBertMLMHead(nn.Module):
+    """DistilBertForMaskedLM's head as one module (its parts sit on the model itself)."""
+
+    def __init__(self, hf):
+        super().__init__()
+        self.parts = [hf]  # a plain list: not registered as a submodule (no second copy in state)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        hf = self.parts[0]
+        return hf.vocab_projector(hf.vocab_layer_norm(hf.activation(hf.vocab_transform(hidden))))
 
 
 def _replace_first(output, new):
@@ -927,6 +1034,11 @@ def load_model(name_or_path: Optional[str] = None, device: Union[str, torch.devi
     kw.setdefault("dtype", dtype or torch.float32)
     if _family_for(config).causal:
         hf = AutoModelForCausalLM.from_pretrained(path, **kw)
+    elif any(a.endswith("ForSequenceClassification") for a in getattr(config, "architectures", None) or ()):
+        # sentiment / NLI classifiers: keep the head (class logits to explain)
+        from transformers import AutoModelForSequenceClassification
+
+        hf = AutoModelForSequenceClassification.from_pretrained(path, **kw)
     elif any(a.endswith(("ForMaskedLM", "ForPreTraining")) for a in getattr(config, "architectures", None) or ()):
         # bert-base-uncased, roberta-base: keep the masked-LM head (fill-mask predictions)
         from transformers import AutoModelForMaskedLM

@@ -47,8 +47,8 @@ def make_tiny_wordpiece():
 
 
 def _configs(vocab: int):
-    from transformers import (BertConfig, Gemma2Config, GPT2Config, GPTNeoXConfig, LlamaConfig,
-                              Qwen2Config)
+    from transformers import (BertConfig, DistilBertConfig, Gemma2Config, GPT2Config, GPTNeoXConfig,
+                              LlamaConfig, Qwen2Config)
 
     common = dict(vocab_size=vocab)
     return {
@@ -70,11 +70,14 @@ def _configs(vocab: int):
                                       use_parallel_residual=False, **common),
         "bert": BertConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                            num_attention_heads=4, max_position_embeddings=256, **common),
+        "distilbert": DistilBertConfig(dim=64, hidden_dim=96, n_layers=2, n_heads=4,
+                                       max_position_embeddings=256, **common),
     }
 
 
 CAUSAL = ["llama", "qwen2", "gemma2", "gpt2", "gpt_neox", "gpt_neox_seq"]
-ALL = CAUSAL + ["bert"]
+ENCODERS = ["bert", "distilbert"]
+ALL = CAUSAL + ENCODERS
 
 
 def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
@@ -84,7 +87,7 @@ def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
 
     torch.manual_seed(0)
     cfg = _configs(len(tokenizer))[kind]
-    cls = AutoModel if kind == "bert" else AutoModelForCausalLM
+    cls = AutoModel if kind in ENCODERS else AutoModelForCausalLM
     if kind == "gemma2":  # Gemma 2 supports only eager attention in transformers
         attn_implementation = "eager"
     hf = cls.from_config(cfg, attn_implementation=attn_implementation)

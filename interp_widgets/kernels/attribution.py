@@ -69,6 +69,7 @@ def attribute(
     text: str,
     target: Any = None,
     *,
+    text_pair: Optional[str] = None,
     method: str = "integrated_gradients",
     continuation: Union[None, str, int, Sequence[int]] = None,
     position: Union[None, int, str] = None,
@@ -89,7 +90,9 @@ def attribute(
         text: the prompt.
         target: what to explain, read from the logits that predict the token after the
             explained position (on a masked LM such as ``bert-base-uncased``: the logits at
-            the text's first ``[MASK]``, which the model fills in):
+            the text's first ``[MASK]``, which the model fills in; on a sequence classifier
+            such as a sentiment model: a class's logit, ``target="POSITIVE"`` or an index,
+            default the predicted class, a pair for a difference):
 
             - ``None``: the model's own token (the greedy next token, or the continuation
               token at ``position``; a masked LM's top prediction at the mask);
@@ -98,6 +101,9 @@ def attribute(
             - a callable ``f(logits[batch, vocab]) -> [batch]`` (encoders, masked LMs too:
               ``f(hidden[batch, pos, d_model]) -> [batch]`` of the last hidden states);
             - a list of the above: one row of scores per target.
+        text_pair: a second text, for encoders trained on sentence pairs (NLI, QA, BERT's
+            next-sentence task): the model reads ``[CLS] text [SEP] text_pair [SEP]`` with
+            its segment ids, and both texts' tokens are scored.
         method: ``"integrated_gradients"`` (default), ``"input_x_gradient"``, ``"saliency"``
             or ``"occlusion"``.
         continuation: tokens that follow the prompt: a string, a list of ids, or an int
@@ -159,21 +165,31 @@ def attribute(
         # read at a position of the text (its [MASK]), a bare encoder has only hidden states
         refused = [("continuation", continuation, None)]
         if not model.is_masked_lm:
-            refused += [("position", position, None), ("score", score, "logit")]
+            refused += [("position", position, None)]
+        if not (model.is_masked_lm or model.is_classifier):
+            refused += [("score", score, "logit")]
         for name, value, default in refused:
             if value != default:
                 what = ("a masked LM predicts tokens inside the text: mark them with "
                         f"{getattr(model.tokenizer, 'mask_token', None) or 'its mask token'} (or pick one with "
                         "position=)" if model.is_masked_lm else
+                        f"a classifier explains a class of the whole text: target= one of {model.labels}"
+                        if model.is_classifier else
                         "give target= a callable on its final hidden states [batch, pos, d_model] -> [batch]")
                 raise ValueError(f"{model.name} is an encoder: {name}= is for causal LMs (the next token); {what}")
-    prompt_ids = model.to_tokens(text)[0]
+    extra: dict = {}  # forward arguments besides the embeddings (a pair's segment ids)
+    if text_pair is not None:
+        prompt_ids, types, _ = model.pair_tokens(text, text_pair)
+        if types is not None:
+            extra["token_type_ids"] = types[None]
+    else:
+        prompt_ids = model.to_tokens(text)[0]
     cont_ids = _continuation_ids(model, prompt_ids, continuation, generate=target is None)
     ids = torch.cat([prompt_ids, torch.tensor(cont_ids, dtype=torch.long, device=prompt_ids.device)])
     if model.n_ctx is not None and len(ids) > model.n_ctx:
         raise ValueError(f"prompt + continuation is {len(ids)} tokens, longer than the context of {model.n_ctx}")
     n_prompt = len(prompt_ids)
-    targets = _targets(model, ids, n_prompt, cont_ids, target, position, score)
+    targets = _targets(model, ids, n_prompt, cont_ids, target, position, score, extra)
 
     if isinstance(baseline, np.ndarray):
         baseline = torch.from_numpy(np.ascontiguousarray(baseline))
@@ -186,7 +202,7 @@ def attribute(
                   atol=atol, max_evals=max_evals, internal_batch_size=internal_batch_size)
     if progress is None:
         progress = method in ("integrated_gradients", "occlusion")
-    result = _run(model, ids, targets, method, progress, **kwargs)
+    result = _run(model, ids, targets, method, progress, extra=extra, **kwargs)
     result.tokens = model.to_str_tokens(ids)
     result.prompt_len = n_prompt
     result.target = result.target[0] if len(targets) == 1 else result.target
@@ -195,14 +211,15 @@ def attribute(
         """Explain the token at ``target_position`` of these tokens (a continuation token;
         any token of a masked LM), or the same target again with another method."""
         if model.is_masked_lm and 0 <= target_position < len(ids) and target_position not in result.target_positions:
-            return attribute(model, text, None, method=method, position=target_position, score=score,
-                             progress=progress or False, **kwargs)
+            return attribute(model, text, None, text_pair=text_pair, method=method, position=target_position,
+                             score=score, progress=progress or False, **kwargs)
         if cont_ids and n_prompt <= target_position < len(ids):
             return attribute(model, text, None, method=method, continuation=list(cont_ids),
                              position=target_position - n_prompt, score=score, progress=progress or False,
                              **kwargs)
-        return attribute(model, text, target, method=method, continuation=list(cont_ids) or None,
-                         position=position, score=score, progress=progress or False, **kwargs)
+        return attribute(model, text, target, text_pair=text_pair, method=method,
+                         continuation=list(cont_ids) or None, position=position, score=score,
+                         progress=progress or False, **kwargs)
 
     result._source = AttributionSource(recompute=recompute, methods=METHODS, any_position=model.is_masked_lm)
     return result
@@ -245,16 +262,18 @@ def _token_metric(tok: int, score: str):
     return lambda logits: logits[:, tok]
 
 
-def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_Target]:
+def _targets(model, ids, n_prompt, cont_ids, target, position, score, extra=None) -> list[_Target]:
     """Normalise (target, position) into a list of (read position, metric, label)."""
     if not model.is_causal:
         fns = target if isinstance(target, list) else [target]
         if fns and all(callable(f) for f in fns):
             return [_Target(-1, f, _metric_name(f), on_hidden=True) for f in fns]
+        if model.is_classifier:
+            return _classifier_targets(model, ids, target, score, extra or {})
         if not model.is_masked_lm:
             raise ValueError(f"{model.name} is an encoder without a language-model head: give target= a callable "
                              "on its final hidden states [batch, pos, d_model] -> [batch] (or a list of them)")
-        return _masked_lm_targets(model, ids, target, position, score)
+        return _masked_lm_targets(model, ids, target, position, score, extra or {})
 
     if cont_ids:
         if position is None:
@@ -284,7 +303,34 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score) -> list[_T
     return out
 
 
-def _masked_lm_targets(model, ids, target, position, score) -> list[_Target]:
+def _classifier_targets(model, ids, target, score, extra) -> list[_Target]:
+    """Targets of a sequence classifier: a class's logit (or log-probability) for the whole
+    text; ``target=None``: the predicted class; a pair: the difference of two classes."""
+    def scores(h):
+        z = model.class_logits(h)
+        return torch.log_softmax(z.float(), -1) if score == "logprob" else z
+
+    labels = model.labels
+    if target is None:
+        with torch.no_grad():
+            target = int(model.class_logits(model.forward_hidden(input_ids=ids[None], **extra))[0].argmax())
+    out = []
+    for t in (target if isinstance(target, list) else [target]):
+        if callable(t):
+            out.append(_Target(-1, t, _metric_name(t), on_hidden=True))
+        elif isinstance(t, tuple):
+            if len(t) != 2:
+                raise ValueError(f"a class-difference target is a pair (a, b) of classes, got {t!r}")
+            a, b = (model.label_id(x) for x in t)
+            out.append(_Target(-1, lambda h, a=a, b=b: (lambda z: z[:, a] - z[:, b])(scores(h)),
+                               f"{labels[a]} − {labels[b]}", on_hidden=True))
+        else:
+            c = model.label_id(t)
+            out.append(_Target(-1, lambda h, c=c: scores(h)[:, c], labels[c], on_hidden=True))
+    return out
+
+
+def _masked_lm_targets(model, ids, target, position, score, extra) -> list[_Target]:
     """Targets of a masked LM: token logits read at the mask tokens of the text (or at
     ``position``, a token index); ``target=None``: the model's top prediction there."""
     n = len(ids)
@@ -306,7 +352,7 @@ def _masked_lm_targets(model, ids, target, position, score) -> list[_Target]:
     for r in read:
         if target is None:
             with torch.no_grad():
-                top = int(model.logits_from_hidden(model.forward_hidden(input_ids=ids[None])[:, r])[0].argmax())
+                top = int(model.logits_from_hidden(model.forward_hidden(input_ids=ids[None], **extra)[:, r])[0].argmax())
             out.append(_Target(r, _token_metric(top, score), repr(model.to_str_tokens([top])[0])))
             continue
         for t in (target if isinstance(target, list) else [target]):
@@ -383,13 +429,15 @@ def baseline_token(model: Model, baseline) -> int:
 class _Evaluator:
     """F(embeddings) for one target, batched; counts evaluations."""
 
-    def __init__(self, model: Model, target: _Target, batch: int, progress):
+    def __init__(self, model: Model, target: _Target, batch: int, progress, extra: Optional[dict] = None):
         self.model, self.target, self.batch = model, target, batch
+        self.extra = extra or {}  # forward arguments [1, pos] besides the embeddings
         self.n_evals = 0
         self.progress = progress
 
     def _metric(self, embeds: torch.Tensor) -> torch.Tensor:
-        hidden = self.model.forward_hidden(inputs_embeds=embeds)
+        extra = {k: v.expand(embeds.shape[0], -1) for k, v in self.extra.items()}
+        hidden = self.model.forward_hidden(inputs_embeds=embeds, **extra)
         if self.target.on_hidden:
             out = self.target.metric(hidden)
         else:
@@ -437,7 +485,7 @@ def _default_batch(model: Model, n_in: int) -> int:
 
 
 def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, n_steps, tolerance,
-         atol, max_evals, internal_batch_size) -> Attribution:
+         atol, max_evals, internal_batch_size, extra=None) -> Attribution:
     n_tokens = len(ids)
     rows, deltas, fx, fb, evals = [], [], [], [], 0
     bar = _Progress(progress, total=len(targets))
@@ -447,7 +495,7 @@ def _run(model: Model, ids, targets, method, progress, *, baseline, keep_first, 
         n_in = t.read_pos + 1 if model.is_causal and t.read_pos >= 0 else n_tokens
         sub = ids[:n_in]
         batch = internal_batch_size or _default_batch(model, n_in)
-        ev = _Evaluator(model, t, batch, bar.tick_fn(ti))
+        ev = _Evaluator(model, t, batch, bar.tick_fn(ti), extra)
         x = model.embed(sub[None])[0].detach()
         row = np.zeros(n_tokens, dtype=np.float32)
         if method == "saliency":

@@ -53,15 +53,22 @@ def test_residual_stream_decomposes(tiny_model):
     for layer in range(m.n_layers):
         g = lambda s: got[f"blocks.{layer}.{s}"]  # noqa: E731
         name = m.config.model_type
-        block_out = "hook_normalized_resid_post" if name == "bert" else "hook_resid_post"
+        post_ln = name in ("bert", "distilbert")
+        block_out = "hook_normalized_resid_post" if post_ln else "hook_resid_post"
         if layer + 1 < m.n_layers:
             torch.testing.assert_close(g(block_out), got[f"blocks.{layer + 1}.hook_resid_pre"])
-        if name == "bert":
+        if post_ln:
             block = m._layers[layer]
+            ln1, ln2 = ((block.attention.output.LayerNorm, block.output.LayerNorm) if name == "bert"
+                        else (block.sa_layer_norm, block.output_layer_norm))
             torch.testing.assert_close(g("hook_resid_mid"), g("hook_resid_pre") + g("hook_attn_out"), **tol)
-            torch.testing.assert_close(g("hook_normalized_resid_mid"), block.attention.output.LayerNorm(g("hook_resid_mid")), **tol)
+            torch.testing.assert_close(g("hook_normalized_resid_mid"), ln1(g("hook_resid_mid")), **tol)
             torch.testing.assert_close(g("hook_resid_post"), g("hook_normalized_resid_mid") + g("hook_mlp_out"), **tol)
-            torch.testing.assert_close(g("hook_normalized_resid_post"), block.output.LayerNorm(g("hook_resid_post")), **tol)
+            torch.testing.assert_close(g("hook_normalized_resid_post"), ln2(g("hook_resid_post")), **tol)
+            if layer == m.n_layers - 1:  # the block outputs are HF's hidden states
+                ref = m.hf(m.to_tokens(TEXT), output_hidden_states=True).hidden_states
+                torch.testing.assert_close(g("hook_normalized_resid_post"), ref[-1], **tol)
+                torch.testing.assert_close(got["blocks.0.hook_resid_pre"], ref[0], **tol)
         elif name == "gpt_neox" and m.config.use_parallel_residual:
             assert f"blocks.{layer}.hook_resid_mid" not in got
             torch.testing.assert_close(g("hook_resid_post"), g("hook_resid_pre") + g("hook_attn_out") + g("hook_mlp_out"), **tol)
@@ -77,7 +84,7 @@ def test_residual_stream_decomposes(tiny_model):
 def test_pattern_matches_hf_eager(tiny_tokenizer):
     """Our attention function (switched in for pattern hooks) gives the patterns HF's own
     eager attention returns, and the same logits as the model's sdpa run."""
-    for kind in ("llama", "gemma2", "gpt2", "gpt_neox", "bert"):
+    for kind in ("llama", "gemma2", "gpt2", "gpt_neox", "bert", "distilbert"):
         m = build_tiny(kind, tiny_tokenizer, attn_implementation="eager")
         ids = m.to_tokens(TEXT)
         ref = m.hf(ids, output_attentions=True)

@@ -224,7 +224,7 @@ function render({ model, el }: Pick<RenderProps<AttributionModel>, "model" | "el
       const next = document.createElement("span");
       next.className = "iw-next";
       next.textContent = targetLabel;
-      next.title = "next-token target";
+      next.title = causal ? "next-token target" : "target: a score of the whole text";
       tokensEl.appendChild(next);
     }
     const hasCont = promptLen < tokens.length;

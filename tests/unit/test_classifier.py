@@ -1,0 +1,152 @@
+"""Sequence classifiers (BERT/RoBERTa/DistilBERT with a classification head): class logits,
+attribution of a class (also of a sentence pair, as NLI models read them), load_model keeping
+the head; and DistilBERT's masked-LM head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import interp_widgets as iw
+
+TEXT = "the quick brown fox jumps over the lazy dog."
+PAIR = ("the quick brown fox jumps.", "one, two, three.")
+LABELS = {0: "NEGATIVE", 1: "POSITIVE", 2: "NEUTRAL"}
+
+
+@pytest.fixture(scope="module")
+def wordpiece():
+    from tiny_models import make_tiny_wordpiece
+
+    return make_tiny_wordpiece()
+
+
+def _build(kind: str, tok, head: str = "cls"):
+    import transformers as tf
+
+    torch.manual_seed(0)
+    common = dict(vocab_size=len(tok), pad_token_id=tok.pad_token_id, id2label=LABELS,
+                  label2id={v: k for k, v in LABELS.items()})
+    if kind == "bert":
+        cfg = tf.BertConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                            max_position_embeddings=128, **common)
+    elif kind == "roberta":
+        cfg = tf.RobertaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                               max_position_embeddings=130, **common)
+    else:
+        cfg = tf.DistilBertConfig(dim=64, hidden_dim=96, n_layers=2, n_heads=4, max_position_embeddings=128, **common)
+    auto = tf.AutoModelForSequenceClassification if head == "cls" else tf.AutoModelForMaskedLM
+    hf = auto.from_config(cfg)
+    with torch.no_grad():
+        for p in hf.parameters():
+            if p.dim() == 2:
+                p.mul_(3.0)
+    return hf.eval()
+
+
+@pytest.fixture(scope="module", params=["bert", "roberta", "distilbert"])
+def clf(request, wordpiece):
+    return iw.Model(_build(request.param, wordpiece), wordpiece, name=f"tiny-{request.param}-clf")
+
+
+def test_class_logits_equal_hf(clf):
+    assert clf.is_classifier and not clf.is_masked_lm and not clf.has_logits
+    assert clf.labels == ["NEGATIVE", "POSITIVE", "NEUTRAL"]
+    assert clf.label_id("positive") == 1 and clf.label_id(2) == 2
+    with pytest.raises(ValueError, match="NEGATIVE"):
+        clf.label_id("joy")
+    ids = clf.to_tokens(TEXT)
+    with torch.no_grad():
+        torch.testing.assert_close(clf.class_logits(clf.forward_hidden(input_ids=ids)), clf.hf(input_ids=ids).logits)
+
+
+def test_default_target_is_the_predicted_class_and_ig_is_complete(clf):
+    ids = clf.to_tokens(TEXT)
+    with torch.no_grad():
+        pred = int(clf.hf(input_ids=ids).logits[0].argmax())
+    a = iw.attribute(clf, TEXT, n_steps=64, progress=False)
+    assert a.target == LABELS[pred] and a.causal is False and a.target_positions == [len(a.tokens)]
+    span = float(a.target_value[0] - a.baseline_value[0])
+    assert abs(a.delta[0]) <= 0.01 * abs(span) + 1e-3
+    assert np.all(a.scores[1:-1] != 0)  # every token but the held [CLS] and the closing [SEP] (= the baseline's)
+
+
+def test_input_x_gradient_equals_autograd_through_hf(clf):
+    ids = clf.to_tokens(TEXT)
+    emb = clf.embed(ids).detach().requires_grad_(True)
+    logits = clf.hf(inputs_embeds=emb).logits[0]
+    for target, f in (("POSITIVE", logits[1]), (("positive", "negative"), logits[1] - logits[0]),
+                      (2, torch.log_softmax(logits, -1)[2])):
+        (g,) = torch.autograd.grad(f, emb, retain_graph=True)
+        score = "logprob" if target == 2 else "logit"
+        a = iw.attribute(clf, TEXT, target=target, method="input_x_gradient", score=score)
+        np.testing.assert_allclose(a.scores, (g * emb)[0].sum(-1).detach().numpy(), rtol=1e-4, atol=1e-5)
+        assert float(a.target_value[0]) == pytest.approx(f.item(), rel=1e-5)
+    assert iw.attribute(clf, TEXT, target=("POSITIVE", 0), method="saliency").target == "POSITIVE − NEGATIVE"
+
+
+def test_sentence_pair_reads_segment_ids(clf):
+    """A pair is scored as the model reads it ([CLS] a [SEP] b [SEP], with segment ids where
+    the model has them): its class logit equals HF's on the tokenizer's pair encoding, and
+    occlusion equals explicit re-runs with those segment ids."""
+    enc = clf.tokenizer(*PAIR, return_tensors="pt")
+    kw = {"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc and clf.config.model_type != "distilbert" else {}
+    with torch.no_grad():
+        ref = clf.hf(input_ids=enc.input_ids, **kw).logits[0]
+    a = iw.attribute(clf, PAIR[0], "POSITIVE", text_pair=PAIR[1], method="occlusion")
+    assert len(a.tokens) == enc.input_ids.shape[1] and a.tokens.count("[SEP]") == 2
+    assert float(a.target_value[0]) == pytest.approx(float(ref[1]), rel=1e-5)
+    emb = clf.embed(enc.input_ids)[0].detach()
+    base = clf.embed(torch.tensor([clf.tokenizer.sep_token_id]))[0].detach()
+    with torch.no_grad():
+        occl = []
+        for i in range(len(emb)):
+            e = emb.clone()
+            e[i] = base
+            occl.append(float(ref[1] - clf.hf(inputs_embeds=e[None], **kw).logits[0, 1]))
+    np.testing.assert_allclose(a.scores, occl, rtol=1e-4, atol=1e-4)
+    if kw:  # BERT: the segment ids matter, and without them the logit differs
+        with torch.no_grad():
+            plain = clf.hf(input_ids=enc.input_ids).logits[0, 1]
+        assert abs(float(plain) - float(ref[1])) > 1e-3
+
+
+def test_refusals(clf, wordpiece):
+    with pytest.raises(ValueError, match="classifier explains a class"):
+        iw.attribute(clf, TEXT, position=2, method="saliency")
+    with pytest.raises(ValueError, match="continuation"):
+        iw.attribute(clf, TEXT, continuation=" dog", method="saliency")
+    with pytest.raises(ValueError, match="unknown class"):
+        iw.attribute(clf, TEXT, target="joy", method="saliency")
+    with pytest.raises(ValueError, match="encoder without a language-model head"):
+        iw.logit_lens(clf, TEXT)
+
+
+def test_causal_lm_refuses_a_pair(tiny_causal):
+    with pytest.raises(ValueError, match="causal LM"):
+        iw.attribute(tiny_causal, "The Eiffel", text_pair="Tower", method="saliency")
+
+
+def test_load_model_keeps_the_classification_head(tmp_path, wordpiece):
+    hf = _build("bert", wordpiece)
+    hf.config.architectures = ["BertForSequenceClassification"]
+    hf.save_pretrained(tmp_path / "clf")
+    wordpiece.save_pretrained(tmp_path / "clf")
+    m = iw.load_model(str(tmp_path / "clf"), device="cpu")
+    assert m.is_classifier and m.labels == ["NEGATIVE", "POSITIVE", "NEUTRAL"]
+    ids = m.to_tokens(TEXT)
+    with torch.no_grad():
+        torch.testing.assert_close(m.class_logits(m.forward_hidden(input_ids=ids)), hf(input_ids=ids).logits)
+
+
+def test_distilbert_masked_lm_head(wordpiece):
+    m = iw.Model(_build("distilbert", wordpiece, head="mlm"), wordpiece)
+    assert m.is_masked_lm and not m.is_classifier
+    text = "the quick brown [MASK] jumps."
+    ids = m.to_tokens(text)
+    with torch.no_grad():
+        torch.testing.assert_close(m.logits_from_hidden(m.forward_hidden(input_ids=ids)), m.hf(input_ids=ids).logits)
+    a = iw.attribute(m, text, method="integrated_gradients", n_steps=64, progress=False)
+    assert a.target_positions == [int((ids[0] == m.mask_token_id).nonzero()[0, 0])]
+    assert abs(a.delta[0]) <= 0.01 * abs(float(a.target_value[0] - a.baseline_value[0])) + 1e-3
