@@ -144,3 +144,29 @@ def test_cpu_sae_and_cpu_ids_with_a_gpu_model(gpu):
     assert sae(x).device == x.device and sae.encode(x).device.type == "cpu"
     ids = gpu.tokenizer(IOI, return_tensors="pt").input_ids  # on the CPU
     assert gpu(ids).device.type == "cuda"
+
+
+def test_encoder_heads_on_cuda():
+    """A masked LM's [MASK] attribution, a classifier's class of a sentence pair (segment ids
+    on the GPU) and the MLM logit lens agree with the CPU (tiny random BERT models)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+    from test_classifier import _build as build_clf
+    from test_masked_lm import TEXT, _build as build_mlm
+    from tiny_models import make_tiny_wordpiece
+
+    tok = make_tiny_wordpiece()
+    for make, kw in ((lambda: build_mlm("bert", tok), {}),
+                     (lambda: build_clf("bert", tok), {"target": "POSITIVE", "text_pair": "one, two, three."})):
+        cpu_m, gpu_m = iw.Model(make(), tok), iw.Model(make().to("cuda"), tok)
+        a = iw.attribute(gpu_m, TEXT, progress=False, **kw)
+        b = iw.attribute(cpu_m, TEXT, progress=False, **kw)
+        assert a.target == b.target and a.target_positions == b.target_positions
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-3 * np.abs(b.scores).max())
+        assert abs(a.delta[0]) <= 0.05 * abs(float(a.target_value[0] - a.baseline_value[0])) + 0.02
+        if gpu_m.is_masked_lm:
+            la, lb = iw.logit_lens(gpu_m, TEXT), iw.logit_lens(cpu_m, TEXT)
+            np.testing.assert_array_equal(la.top_ids[:, :, 0], lb.top_ids[:, :, 0])
