@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import functools
+import numbers
 import os
 import re
 import threading
@@ -308,6 +309,10 @@ class Model:
         self.n_heads = self.config.num_attention_heads
         self.d_model = self.config.hidden_size
         self.is_causal = self.family.causal
+        if not self.is_causal and getattr(self.config, "is_decoder", False):
+            raise ValueError(f"{type(hf_model).__name__} is a {self.family.name}-family model configured as a decoder "
+                             f"(is_decoder=True: causal attention), which interp_widgets does not support; use it as an "
+                             f"encoder (is_decoder=False) or a causal LM family ({', '.join(f.name for f in FAMILIES if f.causal)})")
         if self.is_causal and hf_model.get_output_embeddings() is None:
             raise ValueError(f"{type(hf_model).__name__} is a bare {self.family.name}-family backbone without its "
                              f"language-model head, so it has no logits to explain: wrap the model with its head "
@@ -378,9 +383,10 @@ class Model:
     def label_id(self, label: Union[str, int]) -> int:
         """A class index from a label name (any case) or an index."""
         labels = self.labels
-        if isinstance(label, bool) or not isinstance(label, (str, int)):
+        if isinstance(label, bool) or not isinstance(label, (str, numbers.Integral)):
             raise TypeError(f"a class target must be a label name or an index, got {label!r}")
-        if isinstance(label, int):
+        if isinstance(label, numbers.Integral):
+            label = int(label)
             if not 0 <= label < len(labels):
                 raise ValueError(f"class index {label} is out of range: {self.name} has {len(labels)} classes {labels}")
             return label
@@ -577,9 +583,10 @@ class Model:
         """The id of a single token given as a string or an id; a string must be exactly one
         token (e.g. ``" Paris"`` with its leading space)."""
         vocab = self.config.vocab_size
-        if isinstance(token, bool) or not isinstance(token, (str, int)):
+        if isinstance(token, bool) or not isinstance(token, (str, numbers.Integral)):
             raise TypeError(f"a target token must be a string or an int id, got {token!r}")
-        if isinstance(token, int):
+        if isinstance(token, numbers.Integral):
+            token = int(token)
             if not 0 <= token < vocab:
                 raise ValueError(f"token id {token} is out of range: the vocabulary has {vocab} tokens")
             return token
@@ -593,7 +600,7 @@ class Model:
         pieces = self.to_str_tokens(ids)
         raise ValueError(
             f"the target {token!r} is {len(ids)} tokens ({pieces!r}), not one; pick one token "
-            f"(e.g. {pieces[0]!r}) or give the rest as a continuation")
+            f"(e.g. {pieces[0]!r})" + (" or give the rest as a continuation" if self.is_causal else ""))
 
     # ---- running ---------------------------------------------------------------------
     @contextlib.contextmanager
@@ -693,7 +700,8 @@ class Model:
         return logits
 
     def __call__(self, input_ids=None, inputs_embeds=None, attention_mask=None) -> torch.Tensor:
-        """Full logits ``[batch, pos, vocab]`` (causal LMs) or last hidden states (encoders)."""
+        """Full logits ``[batch, pos, vocab]`` (causal LMs) or last hidden states (encoders,
+        masked LMs and classifiers too: ``logits_from_hidden`` / ``class_logits`` read them)."""
         hidden = self.forward_hidden(input_ids, inputs_embeds, attention_mask)
         return self.logits_from_hidden(hidden) if self.is_causal else hidden
 
@@ -712,10 +720,10 @@ def _mlm_head(hf) -> Optional[nn.Module]:
     """The module mapping an encoder's last hidden states to vocabulary logits, if the model
     has one: BERT's ``cls`` (its ``predictions`` part, also under a pre-training head that adds
     next-sentence prediction), RoBERTa's ``lm_head``."""
-    head = getattr(hf, "cls", None)
-    head = getattr(head, "predictions", head)
-    if head is None:
-        head = getattr(hf, "lm_head", None)
+    cls = getattr(hf, "cls", None)
+    # BERT's cls: BertOnlyMLMHead / BertPreTrainingHeads have .predictions; BertOnlyNSPHead
+    # (next-sentence prediction only) does not and is no vocabulary head
+    head = getattr(cls, "predictions", None) if cls is not None else getattr(hf, "lm_head", None)
     if head is None and isinstance(getattr(hf, "vocab_projector", None), nn.Module):
         head = _DistilBertMLMHead(hf)
     return head if isinstance(head, nn.Module) else None

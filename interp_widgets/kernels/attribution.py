@@ -116,7 +116,9 @@ def attribute(
             LM: the index of the token whose prediction is explained (any token of the text,
             e.g. how the model reconstructs an unmasked word), or ``"all"`` for one row per
             mask token; default: the first mask token.
-        score: ``"logit"`` (default) or ``"logprob"`` for token targets.
+        score: ``"logit"`` (default) or ``"logprob"`` for token and class targets (a
+            multi-label classifier's log-probability is the class's log-sigmoid; a regression
+            head, one output, has none).
         baseline: integrated gradients' (and occlusion's) reference input: ``"eos"``
             (default: the end-of-text token's embedding at every position; SEP, pad or
             space for tokenizers without one), ``"space"`` (the space token), ``"zero"``
@@ -210,10 +212,13 @@ def attribute(
     def recompute(target_position: int, method: str = method, progress=None) -> Attribution:
         """Explain the token at ``target_position`` of these tokens (a continuation token;
         any token of a masked LM), or the same target again with another method."""
-        if model.is_masked_lm and 0 <= target_position < len(ids) and target_position not in result.target_positions:
+        # the shown target (the first row's) again: same targets, all rows, perhaps another
+        # method; another token: explain that one
+        same = target_position == result.target_positions[0]
+        if not same and model.is_masked_lm and 0 <= target_position < len(ids):
             return attribute(model, text, None, text_pair=text_pair, method=method, position=target_position,
                              score=score, progress=progress or False, **kwargs)
-        if cont_ids and n_prompt <= target_position < len(ids):
+        if not same and cont_ids and n_prompt <= target_position < len(ids):
             return attribute(model, text, None, method=method, continuation=list(cont_ids),
                              position=target_position - n_prompt, score=score, progress=progress or False,
                              **kwargs)
@@ -306,11 +311,20 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score, extra=None
 def _classifier_targets(model, ids, target, score, extra) -> list[_Target]:
     """Targets of a sequence classifier: a class's logit (or log-probability) for the whole
     text; ``target=None``: the predicted class; a pair: the difference of two classes."""
+    multi = getattr(model.config, "problem_type", None) == "multi_label_classification"
+    if score == "logprob" and (len(model.labels) == 1 or getattr(model.config, "problem_type", None) == "regression"):
+        raise ValueError(f"{model.name} is a regression head (one output, no probabilities): use score='logit', "
+                         f"which explains its output")
+
     def scores(h):
         z = model.class_logits(h)
-        return torch.log_softmax(z.float(), -1) if score == "logprob" else z
+        if score != "logprob":
+            return z
+        return torch.nn.functional.logsigmoid(z.float()) if multi else torch.log_softmax(z.float(), -1)
 
     labels = model.labels
+    if isinstance(target, list) and not target:
+        raise ValueError("target is an empty list: give at least one class")
     if target is None:
         with torch.no_grad():
             target = int(model.class_logits(model.forward_hidden(input_ids=ids[None], **extra))[0].argmax())
@@ -334,10 +348,15 @@ def _masked_lm_targets(model, ids, target, position, score, extra) -> list[_Targ
     """Targets of a masked LM: token logits read at the mask tokens of the text (or at
     ``position``, a token index); ``target=None``: the model's top prediction there."""
     n = len(ids)
+    if isinstance(target, list) and not target:
+        raise ValueError("target is an empty list: give at least one token")
     masks = [] if model.mask_token_id is None else (ids == model.mask_token_id).nonzero()[:, 0].tolist()
     if position is None or position == "all":
         if not masks:
             mask = getattr(model.tokenizer, "mask_token", None)
+            if mask is None:
+                raise ValueError(f"{model.name} is a masked LM whose tokenizer has no mask token: give position= the "
+                                 f"index of a token to explain the model's prediction there")
             raise ValueError(f"{model.name} is a masked LM: put its mask token {mask!r} in the text where it should "
                              f"predict a token (e.g. 'Paris is the {mask} of France.'), or give position= the index "
                              f"of a token to explain its prediction")

@@ -32,7 +32,8 @@ class LensSource:
 
 @dataclass
 class LogitLens:
-    """Next-token predictions read from the residual stream at every layer.
+    """Next-token predictions read from the residual stream at every layer (a masked LM's:
+    predictions of the token at each position, see ``predicts``).
 
     Row ``r`` applies the model's final norm and unembedding to the residual stream: row 0
     to the embeddings (``layers[0] == "embed"``), row ``l + 1`` to the output of layer ``l``
@@ -41,7 +42,8 @@ class LogitLens:
     Attributes:
         tokens: the text's tokens (positions).
         layers: row labels, ``["embed", "0", "1", ...]``.
-        top_ids: ``int32 [rows, positions, k]``: the k most likely next tokens, best first.
+        top_ids: ``int32 [rows, positions, k]``: the k most likely next tokens, best first
+            (a masked LM's: the tokens at that position).
         top_probs: ``float32 [rows, positions, k]``: their probabilities.
         vocab: token id -> display string for every id in ``top_ids`` (and tracked ids).
         tracked: tokens followed across layers (see :class:`TrackedToken`).

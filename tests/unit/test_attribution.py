@@ -258,3 +258,16 @@ def test_non_finite_scores_raise_instead_of_returning_nan(tiny_causal, method):
 
     with pytest.raises(ValueError, match="NaN or infinite"):
         iw.attribute(m, PROMPT, target=blows_up, method=method)
+
+
+def test_view_method_change_keeps_every_row(tiny_causal):
+    """A view of one row per continuation token: another method recomputes every row (it
+    used to explain only the first); a click on a continuation token explains that one."""
+    a = iw.attribute(tiny_causal, PROMPT, method="saliency", continuation=3, position="all")
+    w = a.show()
+    rows = list(a.target_positions)
+    assert len(rows) == 3
+    w.method = "input_x_gradient"
+    assert not w.error and w.attribution.target_positions == rows and w.attribution.method == "input_x_gradient"
+    w.target_position = rows[2]
+    assert w.attribution.target_positions == [rows[2]]

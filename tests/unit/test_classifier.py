@@ -150,3 +150,40 @@ def test_distilbert_masked_lm_head(wordpiece):
     a = iw.attribute(m, text, method="integrated_gradients", n_steps=64, progress=False)
     assert a.target_positions == [int((ids[0] == m.mask_token_id).nonzero()[0, 0])]
     assert abs(a.delta[0]) <= 0.01 * abs(float(a.target_value[0] - a.baseline_value[0])) + 1e-3
+
+
+def test_regression_and_multi_label_heads(wordpiece):
+    import transformers as tf
+
+    cfg = dict(vocab_size=len(wordpiece), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+               num_attention_heads=4, max_position_embeddings=128)
+    torch.manual_seed(0)
+    reg = iw.Model(tf.BertForSequenceClassification(tf.BertConfig(num_labels=1, **cfg)).eval(), wordpiece)
+    with pytest.raises(ValueError, match="regression"):
+        iw.attribute(reg, TEXT, method="saliency", score="logprob")
+    a = iw.attribute(reg, TEXT, method="saliency")  # its one output
+    with torch.no_grad():
+        assert float(a.target_value[0]) == pytest.approx(float(reg.hf(input_ids=reg.to_tokens(TEXT)).logits[0, 0]), rel=1e-5)
+    multi = iw.Model(tf.BertForSequenceClassification(tf.BertConfig(
+        num_labels=3, problem_type="multi_label_classification", **cfg)).eval(), wordpiece)
+    a = iw.attribute(multi, TEXT, target=np.int64(1), method="saliency", score="logprob")
+    with torch.no_grad():
+        z = multi.hf(input_ids=multi.to_tokens(TEXT)).logits[0, 1]
+    assert float(a.target_value[0]) == pytest.approx(float(torch.nn.functional.logsigmoid(z)), rel=1e-5)
+    with pytest.raises(ValueError, match="empty list"):
+        iw.attribute(multi, TEXT, target=[], method="saliency")
+
+
+def test_other_bert_heads_are_not_taken_for_a_vocabulary(wordpiece):
+    import transformers as tf
+
+    cfg = tf.BertConfig(vocab_size=len(wordpiece), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                        num_attention_heads=4, max_position_embeddings=128)
+    nsp = iw.Model(tf.BertForNextSentencePrediction(cfg).eval(), wordpiece)  # cls: a 2-way head
+    assert not nsp.is_masked_lm and not nsp.is_classifier
+    with pytest.raises(ValueError, match="without a language-model head"):
+        iw.logit_lens(nsp, TEXT)
+    dec = tf.BertConfig(vocab_size=len(wordpiece), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                        num_attention_heads=4, is_decoder=True)
+    with pytest.raises(ValueError, match="decoder"):
+        iw.Model(tf.BertLMHeadModel(dec).eval(), wordpiece)

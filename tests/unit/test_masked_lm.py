@@ -206,3 +206,27 @@ def test_view_click_explains_the_prediction_at_any_token(mlm):
     before = list(v.attribution.target_positions)
     v.target_position = 1  # (the page never sends this): the same target is explained again
     assert v.attribution.target_positions == before
+
+
+def test_view_of_every_mask_click_and_method_change(mlm):
+    """With one row per mask, a click on the second mask explains that mask alone; a method
+    change keeps every row (it used to fall back to recomputing all of them, or to one)."""
+    two = "the [MASK] tower is in the city of [MASK]."
+    w = iw.attribute(mlm, two, position="all", method="saliency").show()
+    first, second = w.attribution.target_positions
+    w.method = "input_x_gradient"
+    assert w.attribution.target_positions == [first, second] and w.attribution.scores.shape[0] == 2
+    w.target_position = second
+    assert not w.error and w.attribution.target_positions == [second] and w.attribution.method == "input_x_gradient"
+
+
+def test_tokenizer_without_a_mask_token(mlm):
+    import copy
+
+    tok = copy.deepcopy(mlm.tokenizer)
+    tok.mask_token = None
+    m = iw.Model(mlm.hf, tok)
+    with pytest.raises(ValueError, match="has no mask token: give position="):
+        iw.attribute(m, "the eiffel tower.", method="saliency")
+    with pytest.raises(ValueError, match=r"not one; pick one token \(e\.g\. '[^']*'\)$"):
+        iw.attribute(mlm, TEXT, target="eiffeltower", method="saliency")
