@@ -184,7 +184,7 @@ FAMILIES = [
     ),
     _Family(
         name="bert",
-        model_types=("bert", "roberta"),
+        model_types=("bert", "roberta", "xlm-roberta", "camembert", "electra"),
         causal=False,
         base=_base("bert"),
         embed=lambda b: b.embeddings.word_embeddings,

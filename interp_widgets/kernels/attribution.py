@@ -197,7 +197,7 @@ def attribute(
         baseline = torch.from_numpy(np.ascontiguousarray(baseline))
     elif not (torch.is_tensor(baseline) or isinstance(baseline, (int, str))) or isinstance(baseline, bool):
         raise ValueError(f"baseline must be 'eos', 'space', 'zero', a token id, or a tensor/array of embeddings "
-                         f"[{len(ids)}, {model.d_model}], got {type(baseline).__name__}")
+                         f"[{len(ids)}, {model.embed.weight.shape[1]}], got {type(baseline).__name__}")
     if keep_first is None:
         keep_first = isinstance(baseline, (int, str)) and baseline != "zero"
     kwargs = dict(baseline=baseline, keep_first=keep_first, n_steps=n_steps, tolerance=tolerance,

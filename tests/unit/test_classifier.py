@@ -34,6 +34,9 @@ def _build(kind: str, tok, head: str = "cls"):
     elif kind == "roberta":
         cfg = tf.RobertaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
                                max_position_embeddings=130, **common)
+    elif kind == "electra":  # embeddings narrower than the stream (projected), no pooler
+        cfg = tf.ElectraConfig(embedding_size=32, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+                               num_attention_heads=4, max_position_embeddings=128, **common)
     else:
         cfg = tf.DistilBertConfig(dim=64, hidden_dim=96, n_layers=2, n_heads=4, max_position_embeddings=128, **common)
     auto = tf.AutoModelForSequenceClassification if head == "cls" else tf.AutoModelForMaskedLM
@@ -45,7 +48,7 @@ def _build(kind: str, tok, head: str = "cls"):
     return hf.eval()
 
 
-@pytest.fixture(scope="module", params=["bert", "roberta", "distilbert"])
+@pytest.fixture(scope="module", params=["bert", "roberta", "distilbert", "electra"])
 def clf(request, wordpiece):
     return iw.Model(_build(request.param, wordpiece), wordpiece, name=f"tiny-{request.param}-clf")
 

@@ -22,15 +22,17 @@ def wordpiece():
 
 def _build(kind: str, tok, head: bool = True):
     from transformers import (BertConfig, BertForMaskedLM, BertModel, RobertaConfig,
-                              RobertaForMaskedLM)
+                              RobertaForMaskedLM, XLMRobertaConfig, XLMRobertaForMaskedLM)
 
     torch.manual_seed(0)
     common = dict(vocab_size=len(tok), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                   num_attention_heads=4, pad_token_id=tok.pad_token_id)
     if kind == "bert":
         hf = (BertForMaskedLM if head else BertModel)(BertConfig(max_position_embeddings=128, **common))
-    else:
+    elif kind == "roberta":
         hf = RobertaForMaskedLM(RobertaConfig(max_position_embeddings=130, **common))
+    else:
+        hf = XLMRobertaForMaskedLM(XLMRobertaConfig(max_position_embeddings=130, **common))
     with torch.no_grad():
         for p in hf.parameters():
             if p.dim() == 2:
@@ -38,7 +40,7 @@ def _build(kind: str, tok, head: bool = True):
     return hf.eval()
 
 
-@pytest.fixture(scope="module", params=["bert", "roberta"])
+@pytest.fixture(scope="module", params=["bert", "roberta", "xlm-roberta"])
 def mlm(request, wordpiece):
     return iw.Model(_build(request.param, wordpiece), wordpiece, name=f"tiny-{request.param}-mlm")
 
