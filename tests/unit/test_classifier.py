@@ -87,6 +87,10 @@ def test_input_x_gradient_equals_autograd_through_hf(clf):
         np.testing.assert_allclose(a.scores, (g * emb)[0].sum(-1).detach().numpy(), rtol=1e-4, atol=1e-5)
         assert float(a.target_value[0]) == pytest.approx(f.item(), rel=1e-5)
     assert iw.attribute(clf, TEXT, target=("POSITIVE", 0), method="saliency").target == "POSITIVE − NEGATIVE"
+    rows = iw.attribute(clf, TEXT, target=clf.labels, method="input_x_gradient")  # one row per class
+    assert rows.target == clf.labels and rows.scores.shape == (3, ids.shape[1])
+    np.testing.assert_allclose(rows.scores[1], iw.attribute(clf, TEXT, target=1, method="input_x_gradient").scores,
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_sentence_pair_reads_segment_ids(clf):
