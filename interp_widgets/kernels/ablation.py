@@ -1,5 +1,6 @@
 """Ablation: ``iw.ablate`` switches attention heads or MLP neurons off and reports how the
-next-token distribution moves.
+next-token distribution moves (a masked LM's: the distribution at its ``[MASK]``; a
+classifier's: the class distribution).
 
 ``mode="zero"`` sets the component's output to 0 (a head's ``hook_z``, a neuron's
 ``mlp.hook_post``) at every position. ``mode="mean"`` replaces it with its mean over the
@@ -35,27 +36,68 @@ def _check(model: Model, pairs, what: str, limit: int) -> list[tuple[int, int]]:
     return out
 
 
+def readout(model: Model, ids: torch.Tensor, position: Optional[int] = None):
+    """What an ablation compares: ``(fn, label, describe)``, where ``fn()`` runs the model
+    on ``ids`` ``[1, pos]`` (with whatever hooks are attached) and returns log-probabilities
+    ``[n]``, ``label(i)`` names outcome ``i`` and ``describe`` says what the distribution is.
+
+    Causal LM: the next token after the last position. Masked LM: the token at ``position``
+    (default: the first mask token). Classifier: the class (single-label heads only)."""
+    if model.is_causal:
+        if position is not None:
+            raise ValueError("position= is for masked LMs; a causal LM's ablation reads the next token")
+        return (lambda: torch.log_softmax(model(ids)[0, -1].float(), -1),
+                lambda i: model.to_str_tokens([i])[0], "next token")
+    if model.is_classifier:
+        if len(model.labels) < 2 or getattr(model.config, "problem_type", None) in ("regression",
+                                                                                    "multi_label_classification"):
+            raise ValueError(f"{model.name}'s head is not a single-label classifier (a regression or multi-label "
+                             f"head has no class distribution to compare); measure its outputs with model.hooks")
+        if position is not None:
+            raise ValueError("position= is for masked LMs; a classifier's ablation reads the class")
+        return (lambda: torch.log_softmax(model.class_logits(model.forward_hidden(input_ids=ids))[0].float(), -1),
+                lambda i: model.labels[i], "class")
+    if model.is_masked_lm:
+        n = ids.shape[1]
+        if position is None:
+            masks = [] if model.mask_token_id is None else (ids[0] == model.mask_token_id).nonzero()[:, 0].tolist()
+            if not masks:
+                raise ValueError(f"{model.name} is a masked LM: put its mask token "
+                                 f"{getattr(model.tokenizer, 'mask_token', None)!r} in the text (the ablation compares "
+                                 f"what fills it), or give position=")
+            position = masks[0]
+        if not -n <= position < n:
+            raise ValueError(f"position {position} is out of range: the text has {n} tokens")
+        p = position % n
+        tok = model.to_str_tokens([int(ids[0, p])])[0]
+        return (lambda: torch.log_softmax(model.logits_from_hidden(model.forward_hidden(input_ids=ids)[0, p]).float(), -1),
+                lambda i: model.to_str_tokens([i])[0], f"token at {tok} #{p}")
+    raise ValueError(f"{model.name} is an encoder without a language-model or classification head: ablation here "
+                     f"compares output distributions; switch heads or neurons off with "
+                     f"model.hooks([('blocks.L.attn.hook_z', fn)]) and measure a metric of your own on the hidden states")
+
+
 @torch.no_grad()
 def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] = None,
            neurons: Optional[Sequence[tuple[int, int]]] = None, *, mode: str = "zero",
-           mean_texts: Optional[Sequence[str]] = None, k: int = 10) -> Ablation:
+           mean_texts: Optional[Sequence[str]] = None, k: int = 10, position: Optional[int] = None) -> Ablation:
     """Ablate attention heads and/or MLP neurons; compare the next-token distributions.
 
     Args:
-        model: a causal :class:`~interp_widgets.Model`.
+        model: a causal :class:`~interp_widgets.Model`, a masked LM (the distribution at its
+            first ``[MASK]``, or at ``position``) or a single-label classifier (the class
+            distribution).
         text: the prompt; its last position's next-token distribution is compared.
         heads: ``[(layer, head), ...]``; neurons: ``[(layer, index), ...]``.
         mode: ``"zero"`` or ``"mean"`` (see the module's notes).
         mean_texts: texts whose positions give the means in ``"mean"`` mode (default: the
             prompt).
         k: how many top tokens to report.
+        position: a masked LM's token whose distribution is compared (default: the first
+            mask token).
 
     Returns an :class:`~interp_widgets.results.Ablation`.
     """
-    if not model.is_causal:
-        raise ValueError(f"{model.name} is an encoder: ablation here compares next-token distributions; switch "
-                         f"heads or neurons off with model.hooks([('blocks.L.attn.hook_z', fn)]) and measure a "
-                         f"metric of your own on the hidden states")
     if mode not in ("zero", "mean"):
         raise ValueError(f"mode must be 'zero' or 'mean', got {mode!r}")
     heads = _check(model, heads, "heads", model.n_heads)
@@ -63,6 +105,7 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
     if not heads and not neurons:
         raise ValueError("nothing to ablate: give heads=[(layer, head)] and/or neurons=[(layer, index)]")
     ids = model.to_tokens(text)
+    run, name_of, what = readout(model, ids, position)
 
     by_site: dict[str, list[int]] = {}
     for l, h in heads:
@@ -90,23 +133,24 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
             t[..., idx] = value
         return t
 
-    before = torch.log_softmax(model(ids)[0, -1].float(), -1)
+    before = run()
     with model.hooks([(name, hook) for name in by_site]):
-        after = torch.log_softmax(model(ids)[0, -1].float(), -1)
+        after = run()
+    k = min(k, before.shape[0])  # a classifier has few classes
 
     def top(lp):
         v, i = lp.topk(k)
-        return [(model.to_str_tokens([int(t)])[0], float(p)) for t, p in zip(i, v.exp())]
+        return [(name_of(int(t)), float(p)) for t, p in zip(i, v.exp())]
 
     pb, pa = before.exp(), after.exp()
     moved = (pa - pb).abs().topk(k).indices
-    movers = [(model.to_str_tokens([int(t)])[0], float(pb[t]), float(pa[t])) for t in moved]
+    movers = [(name_of(int(t)), float(pb[t]), float(pa[t])) for t in moved]
     kl = float((pb * (before - after)).sum())
     both = torch.cat([before.topk(k).indices, after.topk(k).indices]).unique()
     both = both[pb[both].argsort(descending=True)]
-    table = [(model.to_str_tokens([int(t)])[0], float(pb[t]), float(pa[t])) for t in both]
+    table = [(name_of(int(t)), float(pb[t]), float(pa[t])) for t in both]
     t0 = int(before.argmax())
     return Ablation(tokens=model.to_str_tokens(ids[0]), heads=heads, neurons=neurons, mode=mode,
                     top_before=top(before), top_after=top(after), movers=movers, kl=kl,
-                    logprob_change=float(after[t0] - before[t0]), table=table,
+                    logprob_change=float(after[t0] - before[t0]), table=table, readout=what,
                     info={"mean_texts": len(mean_texts) if mean_texts else 1} if mode == "mean" else {})

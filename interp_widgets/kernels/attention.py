@@ -153,13 +153,17 @@ def attention(model: Model, text: str, text_pair: Optional[str] = None, *, detec
     patterns = np.stack(layers)
     scores = head_detector_scores(model, seq_len=seq_len, batch=batch, seed=seed) if detectors else {}
     source = None
-    if model.is_causal:  # ablation compares next-token distributions
-        from .ablation import ablate
+    from .ablation import ablate, readout
 
+    try:  # what switching heads off compares: the next token, a [MASK]'s token, the class
+        what = readout(model, ids)[2] if text_pair is None else None
+    except ValueError:  # an encoder with nothing to compare (no head, no mask in the text)
+        what = None
+    if what is not None:
         def ablate_heads(heads, mode: str = "zero", k: int = 10):
             return ablate(model, text, heads=[tuple(h) for h in heads], mode=mode, k=k)
 
-        source = AttentionSource(ablate=ablate_heads)
+        source = AttentionSource(ablate=ablate_heads, readout=what)
     return AttentionPatterns(
         tokens=model.to_str_tokens(ids[0]),
         patterns=patterns,

@@ -11,7 +11,8 @@ __all__ = ["Ablation"]
 
 @dataclass
 class Ablation:
-    """Next-token distribution at the last position, before and after an ablation.
+    """Next-token distribution at the last position, before and after an ablation (a masked
+    LM's: the token distribution at its mask; a classifier's: the class distribution).
 
     Attributes:
         tokens: the prompt's tokens.
@@ -23,6 +24,8 @@ class Ablation:
         logprob_change: change of the clean run's top token's log-probability.
         table: the union of both top-``k`` lists ``[(text, before, after)]``, most likely
             before first: each token's probability in both runs (what a view lists).
+        readout: what the distribution is: ``"next token"``, ``"token at [MASK] #6"``,
+            ``"class"``.
     """
 
     tokens: list[str]
@@ -36,6 +39,7 @@ class Ablation:
     logprob_change: float
     info: dict = field(default_factory=dict)
     table: list[tuple[str, float, float]] = field(default_factory=list)
+    readout: str = "next token"
 
     def __repr__(self) -> str:
         b, a = self.top_before[0], self.top_after[0]

@@ -26,9 +26,11 @@ DETECTORS = ("previous_token", "next_token", "duplicate_token", "induction")
 class AttentionSource:
     """Opaque handle for a view: ``ablate(heads, mode="zero")`` runs the model on the same
     text with those ``(layer, head)`` pairs switched off and returns an
-    :class:`~interp_widgets.results.Ablation` (see ``iw.ablate``)."""
+    :class:`~interp_widgets.results.Ablation` (see ``iw.ablate``); ``readout`` says what it
+    compares (``"next token"``, a masked LM's ``"token at [MASK] #6"``, ``"class"``)."""
 
     ablate: Callable[..., object]
+    readout: str = "next token"
 
 
 def _as_patterns(p) -> np.ndarray:

@@ -64,12 +64,16 @@ class HeadAblation(BaseWidget):
     ablation_busy = traitlets.Bool(False).tag(sync=True)
     ablation_error = traitlets.Unicode("").tag(sync=True)
     can_ablate = traitlets.Bool(False).tag(sync=True)
+    # what the panel compares: "next token", a masked LM's "token at [MASK] #6", "class"
+    ablation_readout = traitlets.Unicode("next token").tag(sync=True)
 
     def _setup_ablation(self) -> None:
         """Call at the end of the subclass's ``__init__``."""
         self._ablate_quiet = False
         self._ablate_good: tuple[list[list[int]], str] = ([], "zero")
         self.can_ablate = self._ablate_fn() is not None
+        source = getattr(getattr(self, "result", None), "_source", None)
+        self.ablation_readout = str(getattr(source, "readout", "next token"))
         self.observe(self._on_ablate, names=["ablated_heads", "ablate_mode"])
 
     def _ablate_fn(self):
@@ -151,9 +155,10 @@ class HeadAblation(BaseWidget):
         fn = self._ablate_fn()
         if fn is None:
             if getattr(getattr(self, "result", None), "causal", True) is False:
-                self._ablate_revert("An encoder has no next token to compare, so switching heads off here is for "
-                                    "causal LMs; patch an encoder's heads with model.hooks([('blocks.L.attn.hook_z', "
-                                    "fn)]) and a metric of your own.")
+                self._ablate_revert("This encoder's view has no distribution to compare: a masked LM compares what "
+                                    "fills the first [MASK] of the text (put one in), a classifier its classes (not "
+                                    "for sentence pairs here); otherwise switch heads off with "
+                                    "model.hooks([('blocks.L.attn.hook_z', fn)]) and a metric of your own.")
             else:
                 self._ablate_revert("This result has no source to run the model again from (static view): "
                                     "call iw.ablate(model, text, heads=...) instead.")

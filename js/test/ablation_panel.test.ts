@@ -82,6 +82,26 @@ describe("ablation panel", () => {
     expect(p.el.querySelector<HTMLElement>('.iw-ablate-chip[data-layer="1"][data-head="0"]')).not.toBeNull();
   });
 
+  it("names what it compares: the next token by default, a masked LM's [MASK] or a classifier's class", () => {
+    const p = createAblationPanel(fakeModel(traits()) as unknown as AblationHost);
+    expect(p.el.querySelector("h4")!.textContent).toBe("Next token: before → after");
+    expect(p.el.textContent).toContain("next token distribution");
+    const q = createAblationPanel(fakeModel(traits({ ablation_readout: "token at [MASK] #6" })) as unknown as AblationHost);
+    expect(q.el.querySelector("h4")!.textContent).toBe("Token at [MASK] #6: before → after");
+    const c = createAblationPanel(
+      fakeModel(traits({ ablation_readout: "class", ablated_heads: [[1, 0]], ablation: panelData([[1, 0]]) })) as unknown as AblationHost);
+    expect(c.el.querySelector("h4")!.textContent).toBe("Class: before → after");
+    expect(c.el.querySelector<HTMLElement>(".iw-abl-stats")!.title).toContain("class distributions");
+  });
+
+  it("an encoder's attention view offers ablation when Python can run it (can_ablate), not otherwise", () => {
+    const live = attentionView({ causal: false, can_ablate: true } as Partial<AttentionModel>);
+    expect(live.el.querySelector<HTMLElement>(".iw-ablation")!.hidden).toBe(false);
+    document.body.replaceChildren();
+    const bare = attentionView({ causal: false, can_ablate: false } as Partial<AttentionModel>);
+    expect(bare.el.querySelector<HTMLElement>(".iw-ablation")!.hidden).toBe(true);
+  });
+
   it("mode select, chips, clear and the picker set the traits", () => {
     const model = fakeModel(traits({ ablated_heads: [[0, 1]], ablation: panelData([[0, 1]]) }));
     const host = model as unknown as AblationHost;

@@ -194,3 +194,22 @@ def test_other_bert_heads_are_not_taken_for_a_vocabulary(wordpiece):
                         num_attention_heads=4, is_decoder=True)
     with pytest.raises(ValueError, match="decoder"):
         iw.Model(tf.BertLMHeadModel(dec).eval(), wordpiece)
+
+
+def test_ablation_compares_the_class_distribution(clf):
+    from test_masked_lm import _zero_head_by_weights
+
+    if clf.config.model_type == "distilbert":
+        pytest.skip("the weight-edit reference is written for BERT-style layers")
+    ids = clf.to_tokens(TEXT)
+    r = iw.ablate(clf, TEXT, heads=[(1, 3)])
+    assert r.readout == "class" and len(r.top_before) == 3
+    assert {t for t, _ in r.top_before} == set(clf.labels)
+    with torch.no_grad():
+        before = clf.hf(input_ids=ids).logits[0].softmax(-1)
+        after = _zero_head_by_weights(clf.hf, 1, 3, clf.n_heads)(input_ids=ids).logits[0].softmax(-1)
+    got = {t: (b, a) for t, b, a in r.table}
+    for i, name in enumerate(clf.labels):
+        assert got[name][0] == pytest.approx(float(before[i]), rel=1e-4)
+        assert got[name][1] == pytest.approx(float(after[i]), rel=1e-4)
+    assert iw.attention(clf, TEXT, detectors=False).show().ablation_readout == "class"

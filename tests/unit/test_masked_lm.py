@@ -232,3 +232,41 @@ def test_tokenizer_without_a_mask_token(mlm):
         iw.attribute(m, "the eiffel tower.", method="saliency")
     with pytest.raises(ValueError, match=r"not one; pick one token \(e\.g\. '[^']*'\)$"):
         iw.attribute(mlm, TEXT, target="eiffeltower", method="saliency")
+
+
+def _zero_head_by_weights(hf, layer: int, head: int, n_heads: int):
+    """A copy of ``hf`` whose head's columns of the attention output projection are zero:
+    an independent way to switch the head off."""
+    import copy
+
+    edited = copy.deepcopy(hf)
+    base = getattr(edited, edited.base_model_prefix)
+    dense = base.encoder.layer[layer].attention.output.dense
+    d = dense.weight.shape[1] // n_heads
+    with torch.no_grad():
+        dense.weight[:, head * d:(head + 1) * d] = 0
+    return edited
+
+
+def test_ablation_compares_the_distribution_at_the_mask(mlm):
+    ids = mlm.to_tokens(TEXT)
+    k = _mask_index(mlm, ids)
+    r = iw.ablate(mlm, TEXT, heads=[(1, 2)], k=5)
+    assert r.readout == f"token at {mlm.tokenizer.mask_token} #{k}"
+    with torch.no_grad():
+        before = mlm.hf(input_ids=ids).logits[0, k].softmax(-1)
+        after = _zero_head_by_weights(mlm.hf, 1, 2, mlm.n_heads)(input_ids=ids).logits[0, k].softmax(-1)
+    top = int(before.argmax())
+    assert r.top_before[0][0] == mlm.to_str_tokens([top])[0] and r.top_before[0][1] == pytest.approx(float(before[top]), rel=1e-4)
+    assert r.top_after[0][1] == pytest.approx(float(after.max()), rel=1e-4)
+    assert r.kl == pytest.approx(float((before * (before.log() - after.log())).sum()), rel=1e-3, abs=1e-6)
+    # position= another token; a text without a mask is refused
+    assert iw.ablate(mlm, TEXT, heads=[(0, 0)], position=2).readout.endswith("#2")
+    with pytest.raises(ValueError, match="put its mask token"):
+        iw.ablate(mlm, "the eiffel tower.", heads=[(0, 0)])
+    # the attention view: its panel compares the mask's distribution, and a toggle runs it
+    v = iw.attention(mlm, TEXT, detectors=False).show()
+    assert v.can_ablate and v.ablation_readout.endswith(f"#{k}")
+    v.ablate([(1, 2)])
+    assert not v.ablation_error and v.ablation["kl"] == pytest.approx(r.kl, rel=1e-5)
+    assert not iw.attention(mlm, "the eiffel tower.", detectors=False).show().can_ablate

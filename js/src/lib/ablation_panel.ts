@@ -213,6 +213,8 @@ export function createAblationPanel(
 
   const update = () => {
     const live = !!model.get("can_ablate");
+    const readout = String(model.get("ablation_readout") ?? "next token") || "next token";
+    h4.textContent = `${readout.charAt(0).toUpperCase()}${readout.slice(1)}: before → after`;
     const isBusy = !!model.get("ablation_busy");
     const heads = ablatedHeads(model);
     el.dataset.busy = String(isBusy);
@@ -259,6 +261,7 @@ export function createAblationPanel(
 
   const drawBody = (heads: number[][]) => {
     body.replaceChildren();
+    const readout = String(model.get("ablation_readout") ?? "next token") || "next token";
     const data = (model.get("ablation") ?? {}) as Partial<AblationData>;
     const tokens = Array.isArray(data.tokens) ? data.tokens : [];
     let probs: ArrayLike<number> = [];
@@ -274,7 +277,7 @@ export function createAblationPanel(
       const empty = document.createElement("div");
       empty.className = "iw-abl-empty";
       empty.textContent = model.get("can_ablate")
-        ? "Switch a head off to see how the next-token distribution moves."
+        ? `Switch a head off to see how the ${readout} distribution moves.`
         : "No head was switched off.";
       body.appendChild(empty);
       return;
@@ -330,7 +333,7 @@ export function createAblationPanel(
     const lp = Number(data.logprob_change);
     // The table is sorted by the probability before: its first token is the clean top token.
     stats.textContent = `KL ${format4(Number(data.kl))} nats · Δ log p(${displayToken(String(tokens[0]))}) ${lp >= 0 ? "+" : "−"}${format4(Math.abs(lp))}`;
-    stats.title = "KL(before ‖ after) of the next-token distributions, and the change of the log-probability of the top token before";
+    stats.title = `KL(before ‖ after) of the ${readout} distributions, and the change of the log-probability of the top one before`;
 
     const mv = document.createElement("div");
     mv.className = "iw-abl-movers";

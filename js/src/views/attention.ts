@@ -215,11 +215,13 @@ function render({ model, el }: Pick<RenderProps<AttentionModel>, "model" | "el">
   detail.className = "iw-detail";
   const host = model as unknown as AblationHost;
   const panel = createAblationPanel(host);
-  // Switching heads off compares next-token distributions: encoders have none, and patterns
-  // without a model behind them (your own, or a saved result) cannot be re-run, so those
-  // views have no panel, toggle or alt-click (an export keeps a panel computed before it).
+  // Switching heads off compares output distributions (the next token; a masked LM's [MASK],
+  // a classifier's classes: Python says so with can_ablate). A bare encoder has none, and
+  // patterns without a model behind them (your own, or a saved result) cannot be re-run, so
+  // those views have no panel, toggle or alt-click (an export keeps a panel computed before it).
   const ablatable =
-    model.get("causal") !== false && (model.get("can_ablate") !== false || (model.get("ablated_heads") ?? []).length > 0);
+    model.get("can_ablate") === true || (model.get("ablated_heads") ?? []).length > 0 ||
+    (model.get("causal") !== false && model.get("can_ablate") !== false);
   if (!ablatable) panel.el.hidden = true;
   body.append(overview, detail, panel.el);
   root.append(body);
