@@ -1,7 +1,8 @@
 """Activation patching: ``iw.patch`` (exact, and attribution patching).
 
 Exact patching runs the *corrupted* prompt with one activation replaced by its value from
-the *clean* prompt, and measures a metric on the final position's logits, normalised so
+the *clean* prompt, and measures a metric on the final position's logits (a masked LM's:
+the logits at the clean prompt's first mask; a classifier's: its class logits), normalised so
 that 0 = the corrupted run and 1 = the clean run:
 
     value = (metric(patched) - metric(corrupted)) / (metric(clean) - metric(corrupted))
@@ -12,7 +13,7 @@ Patching cannot change what comes before the patch, so we never recompute it:
   corrupted run's residual stream (layers before it are skipped);
 - positions before the patched position (causal models): their keys and values at every
   later layer are the corrupted run's, taken from its KV cache; only positions from the
-  patched one on are computed;
+  patched one on are computed (an encoder reads both ways: every position is computed);
 - the LM head runs at the final position only.
 
 Runs are batched (rows that patch nearby positions of one layer share a forward). A
@@ -67,8 +68,41 @@ def _pair(model: Model, clean: str, corrupted: str) -> tuple[torch.Tensor, torch
     return a, b
 
 
+def _readout(model: Model, clean_ids: torch.Tensor, position: Optional[int]):
+    """``(fn, what)``: ``fn(hidden [batch, pos, d]) -> logits [batch, outcomes]`` that the
+    metric reads, and what they are: a causal LM's next token after the last position; a
+    masked LM's token at ``position`` (default: the clean prompt's first mask); a
+    classifier's classes."""
+    if model.is_causal:
+        if position is not None:
+            raise ValueError("position= is for masked LMs; a causal LM's patching reads the next token")
+        return (lambda h: model.logits_from_hidden(h[:, -1])), "next token"
+    if model.is_classifier:
+        if position is not None:
+            raise ValueError("position= is for masked LMs; a classifier's patching reads its classes")
+        return model.class_logits, "class"
+    if model.is_masked_lm:
+        n = clean_ids.shape[1]
+        if position is None:
+            masks = [] if model.mask_token_id is None else (clean_ids[0] == model.mask_token_id).nonzero()[:, 0].tolist()
+            if not masks:
+                raise ValueError(f"{model.name} is a masked LM: put its mask token "
+                                 f"{getattr(model.tokenizer, 'mask_token', None)!r} in the clean prompt (the metric "
+                                 f"reads what fills it), or give position=")
+            position = masks[0]
+        if not -n <= position < n:
+            raise ValueError(f"position {position} is out of range: the prompts have {n} tokens")
+        p = position % n
+        tok = model.to_str_tokens([int(clean_ids[0, p])])[0]
+        return (lambda h: model.logits_from_hidden(h[:, p])), f"token at {tok} #{p}"
+    raise ValueError(f"{model.name} is an encoder without a language-model or classification head: patching here "
+                     f"measures output logits; patch it with model.hooks([(name, fn)]) (fn returns the clean "
+                     f"activation) and a metric of your own on the hidden states")
+
+
 def _metric_fn(model: Model, metric: Metric) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
-    """A function of final-position logits ``[batch, vocab]`` -> ``[batch]``, and a label."""
+    """A function of the read logits ``[batch, vocab]`` (a classifier's ``[batch, classes]``)
+    -> ``[batch]``, and a label."""
     if callable(metric):
         def fn(logits):
             out = metric(logits)
@@ -78,15 +112,18 @@ def _metric_fn(model: Model, metric: Metric) -> tuple[Callable[[torch.Tensor], t
                                  f"{getattr(out, 'shape', type(out).__name__)}")
             return out.float()
         return fn, getattr(metric, "__name__", "metric")
+    if model.is_classifier:  # class names (or indices) instead of tokens
+        ident, name = model.label_id, (lambda i: model.labels[i])
+    else:
+        ident, name = model.token_id, (lambda i: repr(model.to_str_tokens([i])[0]))
     if isinstance(metric, (tuple, list)):
         if len(metric) != 2:
             raise ValueError("a logit-difference metric needs exactly two tokens: (token, other)")
-        a, b = model.token_id(metric[0]), model.token_id(metric[1])
-        la, lb = model.to_str_tokens([a])[0], model.to_str_tokens([b])[0]
-        return (lambda logits: (logits[:, a] - logits[:, b]).float()), f"logit({la!r}) - logit({lb!r})"
-    if isinstance(metric, (str, int)):
-        t = model.token_id(metric)
-        return (lambda logits: logits[:, t].float()), f"logit({model.to_str_tokens([t])[0]!r})"
+        a, b = ident(metric[0]), ident(metric[1])
+        return (lambda logits: (logits[:, a] - logits[:, b]).float()), f"logit({name(a)}) - logit({name(b)})"
+    if isinstance(metric, (str, int, np.integer)):
+        t = ident(metric)
+        return (lambda logits: logits[:, t].float()), f"logit({name(t)})"
     raise ValueError(f"metric must be a token, a pair of tokens or a callable on logits, got {type(metric).__name__}")
 
 
@@ -135,8 +172,8 @@ def _prefix_cache(model: Model, kv: list[tuple[torch.Tensor, torch.Tensor]], p0:
 class _Runs:
     """The clean and corrupted runs, and patched runs that reuse the corrupted one."""
 
-    def __init__(self, model: Model, clean_ids, corrupt_ids, metric_fn, site: str):
-        self.model, self.metric_fn = model, metric_fn
+    def __init__(self, model: Model, clean_ids, corrupt_ids, metric_fn, site: str, readout):
+        self.model, self.metric_fn, self.readout = model, metric_fn, readout
         self.n = clean_ids.shape[1]
         L = model.n_layers
         self.suffix = SITES[site]
@@ -149,16 +186,18 @@ class _Runs:
         try:
             with torch.no_grad():
                 with model.hooks(self._store(self.clean_acts, None)):
-                    self.clean_logits = model.logits_from_hidden(model.forward_hidden(clean_ids)[:, -1])
+                    self.clean_logits = readout(model.forward_hidden(clean_ids))
                 with model.hooks(self._store(self.corrupt_acts, self.resid_pre)):
-                    out = model.base(input_ids=corrupt_ids, use_cache=True)
+                    out = model.base(input_ids=corrupt_ids, **({"use_cache": True} if model.is_causal else {}))
         finally:
             h.remove()
         self.as_tuple = bool(out_tuple and out_tuple[0])
-        self.corrupt_logits = model.logits_from_hidden(out[0][:, -1]).detach()
-        cache = out.past_key_values
-        self.kv = [(layer.keys, layer.values) for layer in cache.layers] if hasattr(cache, "layers") \
-            else [(k, v) for k, v in cache]
+        self.corrupt_logits = readout(out[0]).detach()
+        self.kv = []
+        if model.is_causal:  # an encoder has no KV prefix to reuse: it reads both ways
+            cache = out.past_key_values
+            self.kv = [(layer.keys, layer.values) for layer in cache.layers] if hasattr(cache, "layers") \
+                else [(k, v) for k, v in cache]
         self.m_clean = float(metric_fn(self.clean_logits)[0])
         self.m_corrupt = float(metric_fn(self.corrupt_logits)[0])
 
@@ -176,7 +215,7 @@ class _Runs:
         clean activation at that position (or every position) and head (or all heads).
         Returns the metric per row (and the final-position logits)."""
         model, B = self.model, len(rows)
-        p0 = 0 if any(r[2] for r in rows) else min(r[0] for r in rows)
+        p0 = 0 if any(r[2] for r in rows) or not model.is_causal else min(r[0] for r in rows)
         start = self.resid_pre[layer][:, p0:].expand(B, -1, -1).clone()
         clean = self.clean_acts[layer][0, p0:]
 
@@ -194,11 +233,13 @@ class _Runs:
             return t
 
         hooks = [(f"blocks.{layer}.hook_resid_pre", set_start), (f"blocks.{layer}.{self.suffix}", patch_site)]
-        dummy = torch.zeros_like(start)
+        # stands in for the embeddings (replaced at the layer's input); the embedding width,
+        # which ELECTRA projects to the stream's
+        dummy = start.new_zeros(start.shape[:2] + (model.embed.weight.shape[1],))
+        cache = dict(past_key_values=_prefix_cache(model, self.kv, p0, B), use_cache=True) if model.is_causal else {}
         with _skip_layers_before(model, layer, self.as_tuple), model.hooks(hooks):
-            out = model.base(inputs_embeds=dummy, past_key_values=_prefix_cache(model, self.kv, p0, B),
-                             use_cache=True)
-        logits = model.logits_from_hidden(out[0][:, -1])
+            out = model.base(inputs_embeds=dummy, **cache)
+        logits = self.readout(out[0])
         m = self.metric_fn(logits)
         return (m, logits) if return_logits else m
 
@@ -209,14 +250,18 @@ class _Runs:
 
 def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str = "resid_pre",
           positions: str = "each", method: str = "exact", batch_size: Optional[int] = None,
-          progress=None) -> PatchingResult:
+          progress=None, position: Optional[int] = None) -> PatchingResult:
     """Patch activations of the clean run into the corrupted run, one site at a time.
 
     Args:
-        model: a causal :class:`~interp_widgets.Model`.
+        model: a causal :class:`~interp_widgets.Model`, a masked LM (the metric reads the
+            logits at the clean prompt's first mask, or at ``position``) or a classifier (its
+            class logits).
         clean, corrupted: two prompts of the same number of tokens.
         metric: a token (its logit), a pair ``(token, other)`` (logit difference), or a
-            callable on the final position's logits ``[batch, vocab] -> [batch]``.
+            callable on the final position's logits ``[batch, vocab] -> [batch]`` (a
+            classifier: a class name or index, a pair of them, or a callable on ``[batch,
+            classes]``).
         site: ``"resid_pre"``, ``"resid_mid"``, ``"resid_post"``, ``"attn_out"``,
             ``"mlp_out"`` or ``"z"`` (each attention head's output).
         positions: ``"each"`` (one patched run per position: ``[layers, positions]``, or
@@ -226,16 +271,14 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
             backward).
         batch_size: patched runs per forward (default: ~4,096 tokens per batch).
         progress: ``None`` (a tqdm bar), ``False``, or a callable taking a fraction.
+        position: a masked LM's token whose logits the metric reads (default: the clean
+            prompt's first mask token).
 
     Returns a :class:`~interp_widgets.results.PatchingResult`; values are normalised so
     that 0 = corrupted and 1 = clean. When both prompts give the same metric (e.g. the clean
     prompt patched into itself) the scale is undefined: exact values are 1 where the patched
     run reproduces the clean metric and NaN elsewhere.
     """
-    if not model.is_causal:
-        raise ValueError(f"{model.name} is an encoder: patching here measures next-token logits of causal models; "
-                         f"patch an encoder with model.hooks([(name, fn)]) (fn returns the clean activation) and a "
-                         f"metric of your own on the hidden states")
     if site not in SITES:
         raise ValueError(f"unknown site {site!r}; choose one of {', '.join(SITES)}")
     if positions not in ("each", "all"):
@@ -245,8 +288,9 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
     if site == "resid_mid" and "blocks.0.hook_resid_mid" not in model.hook_names:
         raise ValueError(f"{model.name} has no resid_mid (parallel attention and MLP)")
     clean_ids, corrupt_ids = _pair(model, clean, corrupted)
+    readout, what = _readout(model, clean_ids, position)
     metric_fn, metric_label = _metric_fn(model, metric)
-    runs = _Runs(model, clean_ids, corrupt_ids, metric_fn, site)
+    runs = _Runs(model, clean_ids, corrupt_ids, metric_fn, site, readout)
     L, H, n = model.n_layers, model.n_heads, runs.n
     heads = site == "z"
 
@@ -293,13 +337,23 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         every = position < 0
         m, logits = runs.run(layer, [(max(position, 0), head, every)], return_logits=True)
         probs = torch.softmax(logits[0].float(), -1)
-        p, ids = probs.topk(k)
+        p, ids = probs.topk(min(k, probs.shape[0]))
+        if model.is_classifier:
+            return [(model.labels[int(t)], float(v)) for t, v in zip(ids, p)]
         return [(model.to_str_tokens([int(t)])[0], float(v)) for t, v in zip(ids, p)]
+
+    from .ablation import readout as ablation_readout
+
+    try:  # the clean prompt's distribution with heads off (not for multi-label/regression heads)
+        ablation_readout(model, clean_ids, position)
+        can_ablate = True
+    except ValueError:
+        can_ablate = False
 
     def clean_ablate(heads, mode: str = "zero", k: int = 10):
         from .ablation import ablate
 
-        return ablate(model, clean, heads=[tuple(h) for h in heads], mode=mode, k=k)
+        return ablate(model, clean, heads=[tuple(h) for h in heads], mode=mode, k=k, position=position)
 
     return PatchingResult(
         values=values.astype(np.float32),
@@ -313,7 +367,8 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         corrupted_metric=runs.m_corrupt,
         model_name=model.name,
         n_heads=model.n_heads,
-        _source=PatchingSource(top_tokens=cell_top, ablate=clean_ablate),
+        readout=what,
+        _source=PatchingSource(top_tokens=cell_top, ablate=clean_ablate if can_ablate else None, readout=what),
     )
 
 
@@ -329,7 +384,7 @@ def _attribution_patching(model: Model, runs: _Runs, corrupt_ids, site: str, pos
     hooks = [(f"blocks.{l}.{SITES[site]}", lambda t, name, l=l: keep(t, name, l)) for l in range(model.n_layers)]
     with torch.enable_grad(), model.hooks(hooks):
         emb = model.embed(corrupt_ids).detach().requires_grad_(True)
-        logits = model.logits_from_hidden(model.forward_hidden(inputs_embeds=emb)[:, -1])
+        logits = runs.readout(model.forward_hidden(inputs_embeds=emb))
         m = runs.metric_fn(logits)[0]
         gs = torch.autograd.grad(m, [a for a in acts], allow_unused=True)
     out = []

@@ -20,6 +20,7 @@ class PatchingSource:
 
     top_tokens: Callable[..., list]
     ablate: Optional[Callable[..., object]] = None
+    readout: str = "next token"  # what the logits are: a masked LM's "token at [MASK] #6", "class"
 
 
 @dataclass
@@ -36,6 +37,8 @@ class PatchingResult:
         metric: a label of the metric; clean_metric / corrupted_metric: its raw values.
         n_heads: attention heads per layer of the model (0: unknown), for the view's head
             picker whatever the site.
+        readout: what the metric's logits are: ``"next token"``, a masked LM's ``"token at
+            [MASK] #6"``, a classifier's ``"class"``.
     """
 
     values: np.ndarray
@@ -49,6 +52,7 @@ class PatchingResult:
     corrupted_metric: float
     model_name: str = ""
     n_heads: int = 0
+    readout: str = "next token"
     _source: Optional[PatchingSource] = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:

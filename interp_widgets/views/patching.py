@@ -112,6 +112,7 @@ class PatchingView(HeadAblation):
     error = traitlets.Unicode("").tag(sync=True)
     interactive = traitlets.Bool(False).tag(sync=True)
     n_model_heads = traitlets.Int(0).tag(sync=True)
+    readout = traitlets.Unicode("next token").tag(sync=True)  # a masked LM's "token at [MASK] #6", "class"
 
     def __init__(self, result: PatchingResult, *, title: Optional[str] = None, theme: str = "auto") -> None:
         if not isinstance(result, PatchingResult):
@@ -138,6 +139,7 @@ class PatchingView(HeadAblation):
             title=(result.model_name or "") if title is None else str(title),
             top_probs=np.zeros(0, np.float32),
             interactive=getattr(result, "_source", None) is not None,
+            readout=str(getattr(result, "readout", "next token") or "next token"),
             theme=theme,
         )
         self.observe(self._on_select, names=["selected_cell"])

@@ -213,3 +213,27 @@ def test_ablation_compares_the_class_distribution(clf):
         assert got[name][0] == pytest.approx(float(before[i]), rel=1e-4)
         assert got[name][1] == pytest.approx(float(after[i]), rel=1e-4)
     assert iw.attention(clf, TEXT, detectors=False).show().ablation_readout == "class"
+
+
+def test_patching_a_classifier(clf):
+    from test_masked_lm import _hand_patch
+
+    clean, corrupt = TEXT, TEXT.replace("quick", "lazy")
+    ids_c, ids_x = clf.to_tokens(clean), clf.to_tokens(corrupt)
+    assert ids_c.shape == ids_x.shape
+    r = iw.patch(clf, clean, corrupt, ("POSITIVE", "NEGATIVE"), progress=False)
+    assert r.readout == "class" and r.metric == "logit(POSITIVE) - logit(NEGATIVE)"
+    read = lambda lg: lg[0, 1] - lg[0, 0]  # noqa: E731
+    with torch.no_grad():
+        m_clean, m_corrupt = float(read(clf.hf(input_ids=ids_c).logits)), float(read(clf.hf(input_ids=ids_x).logits))
+    base = getattr(clf.hf, clf.hf.base_model_prefix)
+    layers = base.transformer.layer if clf.config.model_type == "distilbert" else base.encoder.layer
+    p = ids_c[0].tolist().index(clf.token_id("quick"))
+    for layer in range(clf.n_layers):
+        m = _hand_patch(clf.hf, layers, ids_c, ids_x, layer, p, read)  # compared as raw metrics
+        assert r.values[layer, p] * (m_clean - m_corrupt) + m_corrupt == pytest.approx(m, abs=1e-4)
+    every = iw.patch(clf, clean, corrupt, 1, positions="all", progress=False)  # every position at layer 0: clean
+    assert every.values[0] == pytest.approx(1.0, abs=1e-4)
+    v = r.show()
+    v.selected_cell = [1, p, -1]
+    assert not v.error and sorted(v.top_tokens) == sorted(clf.labels)

@@ -270,3 +270,56 @@ def test_ablation_compares_the_distribution_at_the_mask(mlm):
     v.ablate([(1, 2)])
     assert not v.ablation_error and v.ablation["kl"] == pytest.approx(r.kl, rel=1e-5)
     assert not iw.attention(mlm, "the eiffel tower.", detectors=False).show().can_ablate
+
+
+def _hand_patch(hf, layers, clean_ids, corrupt_ids, layer: int, pos: int, read):
+    """The corrupted run with block ``layer``'s input at ``pos`` replaced by the clean run's
+    (HF's hidden_states), by a plain forward pre-hook: ``read(logits)`` of that run."""
+    with torch.no_grad():
+        clean_h = hf(input_ids=clean_ids, output_hidden_states=True).hidden_states[layer]
+
+        def pre(mod, args, kwargs):
+            if args:
+                h = args[0].clone()
+                h[:, pos] = clean_h[:, pos]
+                return (h,) + tuple(args[1:]), kwargs
+            h = kwargs["hidden_states"].clone()
+            h[:, pos] = clean_h[:, pos]
+            return args, {**kwargs, "hidden_states": h}
+
+        handle = layers[layer].register_forward_pre_hook(pre, with_kwargs=True)
+        try:
+            return float(read(hf(input_ids=corrupt_ids).logits))
+        finally:
+            handle.remove()
+
+
+def test_patching_reads_the_mask_and_matches_a_hand_written_patch(mlm):
+    clean, corrupt = TEXT, TEXT.replace("tower", "city")
+    ids_c, ids_x = mlm.to_tokens(clean), mlm.to_tokens(corrupt)
+    assert ids_c.shape == ids_x.shape
+    k = _mask_index(mlm, ids_c)
+    r = iw.patch(mlm, clean, corrupt, ("paris", "france"), progress=False)
+    assert r.values.shape == (mlm.n_layers, ids_c.shape[1]) and r.readout == f"token at [MASK] #{k}"
+    a, b = mlm.token_id("paris"), mlm.token_id("france")
+    read = lambda lg: lg[0, k, a] - lg[0, k, b]  # noqa: E731
+    with torch.no_grad():
+        m_clean, m_corrupt = float(read(mlm.hf(input_ids=ids_c).logits)), float(read(mlm.hf(input_ids=ids_x).logits))
+    assert r.clean_metric == pytest.approx(m_clean, rel=1e-4) and r.corrupted_metric == pytest.approx(m_corrupt, rel=1e-4)
+    layers = getattr(mlm.hf, mlm.hf.base_model_prefix).encoder.layer
+    p = ids_c[0].tolist().index(mlm.token_id("tower"))
+    for layer in range(mlm.n_layers):
+        for pos in (p, k, 1):  # the changed word, the mask, a word both share (no effect)
+            m = _hand_patch(mlm.hf, layers, ids_c, ids_x, layer, pos, read)  # compared as raw metrics
+            assert r.values[layer, pos] * (m_clean - m_corrupt) + m_corrupt == pytest.approx(m, abs=1e-4)
+    # an encoder reads both ways: patching the changed word moves the mask's prediction at layer 0
+    assert abs(r.values[0, p]) > 0.5
+    # attribution patching and heads run on the same readout
+    z = iw.patch(mlm, clean, corrupt, ("paris", "france"), site="z", progress=False)
+    assert z.values.shape == (mlm.n_layers, mlm.n_heads, ids_c.shape[1]) and np.isfinite(z.values).all()
+    ap = iw.patch(mlm, clean, corrupt, ("paris", "france"), method="attribution", progress=False)
+    assert np.isfinite(ap.values).all()
+    v = r.show()
+    assert v.readout == f"token at [MASK] #{k}" and v.can_ablate
+    v.selected_cell = [0, p, -1]
+    assert not v.error and len(v.top_tokens) > 0

@@ -57,6 +57,8 @@ export interface PatchingModel extends AblationTraits {
   error: string;
   interactive: boolean;
   n_model_heads: number;
+  /** What the metric's logits are: "next token" (default), a masked LM's "token at [MASK] #6", "class". */
+  readout?: string;
   theme: ThemeOption;
 }
 
@@ -302,11 +304,19 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
     paint();
   };
 
+  /** What a cell's run lists: "top next tokens", "top tokens at [MASK] #6", "top classes". */
+  const topWhat = () => {
+    const r = String(model.get("readout") ?? "next token") || "next token";
+    if (r === "next token") return "top next tokens";
+    if (r === "class") return "top classes";
+    return `top ${r.replace(/^token/, "tokens")}`;
+  };
+
   /** The side panel: the clicked cell's patched run's top next tokens (or why there are none). */
   const drawSide = () => {
     side.replaceChildren();
     const h4 = document.createElement("h4");
-    h4.textContent = "Patched run: top next tokens";
+    h4.textContent = `Patched run: ${topWhat()}`;
     const busy = document.createElement("div");
     busy.className = "iw-patch-busy";
     busy.textContent = "running the patched model…";
@@ -329,7 +339,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
       const empty = document.createElement("div");
       empty.className = "iw-patch-empty";
       empty.textContent = model.get("interactive")
-        ? "Click a cell to run the corrupted prompt with that patch and list its most likely next tokens."
+        ? `Click a cell to run the corrupted prompt with that patch and list its ${topWhat().replace(/^top /, "most likely ")}.`
         : "No cell was run: hover a cell for its value.";
       side.appendChild(empty);
       return;
@@ -546,7 +556,7 @@ function render({ model, el }: Pick<RenderProps<PatchingModel>, "model" | "el">)
       gridWrap.appendChild(nums);
     }
     hint.textContent = model.get("interactive")
-      ? "Hover a cell for its value; click it to run that patch and see the top next tokens."
+      ? `Hover a cell for its value; click it to run that patch and see the ${topWhat()}.`
       : "Hover a cell for its value.";
     markSelected();
   };
