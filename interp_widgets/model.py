@@ -726,7 +726,21 @@ def _mlm_head(hf) -> Optional[nn.Module]:
     head = getattr(cls, "predictions", None) if cls is not None else getattr(hf, "lm_head", None)
     if head is None and isinstance(getattr(hf, "vocab_projector", None), nn.Module):
         head = _DistilBertMLMHead(hf)
+    if head is None and isinstance(getattr(hf, "generator_lm_head", None), nn.Module):
+        head = _ElectraMLMHead(hf)
     return head if isinstance(head, nn.Module) else None
+
+
+class _ElectraMLMHead(nn.Module):
+    """ElectraForMaskedLM's head (generator predictions, then the LM head) as one module."""
+
+    def __init__(self, hf):
+        super().__init__()
+        self.parts = [hf]  # a plain list: not registered as a submodule
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        hf = self.parts[0]
+        return hf.generator_lm_head(hf.generator_predictions(hidden))
 
 
 def _classifier_head(hf, base) -> Optional[nn.Module]:

@@ -11,6 +11,7 @@ on the input.
 
 from __future__ import annotations
 
+import numbers
 from typing import Optional, Sequence
 
 import numpy as np
@@ -66,6 +67,9 @@ def readout(model: Model, ids: torch.Tensor, position: Optional[int] = None):
                                  f"{getattr(model.tokenizer, 'mask_token', None)!r} in the text (the ablation compares "
                                  f"what fills it), or give position=")
             position = masks[0]
+        if isinstance(position, bool) or not isinstance(position, numbers.Integral):
+            raise ValueError(f"position must be a token index (an int), got {position!r}")
+        position = int(position)
         if not -n <= position < n:
             raise ValueError(f"position {position} is out of range: the text has {n} tokens")
         p = position % n
@@ -87,7 +91,8 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
         model: a causal :class:`~interp_widgets.Model`, a masked LM (the distribution at its
             first ``[MASK]``, or at ``position``) or a single-label classifier (the class
             distribution).
-        text: the prompt; its last position's next-token distribution is compared.
+        text: the prompt; its last position's next-token distribution is compared (a masked
+            LM's: the distribution at its first mask; a classifier's: the classes).
         heads: ``[(layer, head), ...]``; neurons: ``[(layer, index), ...]``.
         mode: ``"zero"`` or ``"mean"`` (see the module's notes).
         mean_texts: texts whose positions give the means in ``"mean"`` mode (default: the

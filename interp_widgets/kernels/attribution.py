@@ -22,6 +22,7 @@ Only the explained position goes through the LM head, and only input gradients a
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Union
@@ -361,10 +362,10 @@ def _masked_lm_targets(model, ids, target, position, score, extra) -> list[_Targ
                              f"predict a token (e.g. 'Paris is the {mask} of France.'), or give position= the index "
                              f"of a token to explain its prediction")
         read = masks if position == "all" else masks[:1]
-    elif isinstance(position, int) and not isinstance(position, bool):
-        if not -n <= position < n:
+    elif isinstance(position, numbers.Integral) and not isinstance(position, bool):
+        if not -n <= int(position) < n:
             raise ValueError(f"position {position} is out of range: the text has {n} tokens")
-        read = [position % n]
+        read = [int(position) % n]
     else:
         raise ValueError(f"position must be a token index or 'all' (every mask token), got {position!r}")
     out = []

@@ -28,6 +28,7 @@ backward.
 from __future__ import annotations
 
 import contextlib
+import numbers
 from typing import Callable, Optional, Union
 
 import numpy as np
@@ -90,6 +91,9 @@ def _readout(model: Model, clean_ids: torch.Tensor, position: Optional[int]):
                                  f"{getattr(model.tokenizer, 'mask_token', None)!r} in the clean prompt (the metric "
                                  f"reads what fills it), or give position=")
             position = masks[0]
+        if isinstance(position, bool) or not isinstance(position, numbers.Integral):
+            raise ValueError(f"position must be a token index (an int), got {position!r}")
+        position = int(position)
         if not -n <= position < n:
             raise ValueError(f"position {position} is out of range: the prompts have {n} tokens")
         p = position % n
@@ -259,9 +263,9 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
             class logits).
         clean, corrupted: two prompts of the same number of tokens.
         metric: a token (its logit), a pair ``(token, other)`` (logit difference), or a
-            callable on the final position's logits ``[batch, vocab] -> [batch]`` (a
-            classifier: a class name or index, a pair of them, or a callable on ``[batch,
-            classes]``).
+            callable on the final position's logits ``[batch, vocab] -> [batch]`` (a masked
+            LM: the logits at its mask; a classifier: a class name or index, a pair of them,
+            or a callable on ``[batch, classes]``).
         site: ``"resid_pre"``, ``"resid_mid"``, ``"resid_post"``, ``"attn_out"``,
             ``"mlp_out"`` or ``"z"`` (each attention head's output).
         positions: ``"each"`` (one patched run per position: ``[layers, positions]``, or
@@ -336,6 +340,9 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
     def cell_top(layer: int, position: int = -1, head: Optional[int] = None, k: int = 10):
         every = position < 0
         m, logits = runs.run(layer, [(max(position, 0), head, every)], return_logits=True)
+        if model.is_classifier and single_label is False:
+            raise ValueError(f"{model.name}'s head is a regression or multi-label head: its outputs are no class "
+                             f"distribution to list; the grid's values are the metric")
         probs = torch.softmax(logits[0].float(), -1)
         p, ids = probs.topk(min(k, probs.shape[0]))
         if model.is_classifier:
@@ -346,9 +353,9 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
 
     try:  # the clean prompt's distribution with heads off (not for multi-label/regression heads)
         ablation_readout(model, clean_ids, position)
-        can_ablate = True
+        can_ablate = single_label = True
     except ValueError:
-        can_ablate = False
+        can_ablate = single_label = False
 
     def clean_ablate(heads, mode: str = "zero", k: int = 10):
         from .ablation import ablate

@@ -52,7 +52,9 @@ def panel(result: Any) -> dict:
 
 
 class HeadAblation(BaseWidget):
-    """Base of views that can switch heads off and show the next-token change.
+    """Base of views that can switch heads off and show the change of the output
+    distribution (``ablation_readout``: the next token; a masked LM's token at its mask; a
+    classifier's classes).
 
     Subclasses keep the analysed result in ``self.result`` and may override
     :meth:`_head_limits` to check heads before running the model.
@@ -104,7 +106,8 @@ class HeadAblation(BaseWidget):
 
     def ablate(self, heads: Sequence[tuple[int, int]], mode: Optional[str] = None):
         """Switch these ``(layer, head)`` pairs off (``[]``: none), as the toggles do, and
-        return the view; the panel shows how the next-token distribution moves."""
+        return the view; the panel shows how the output distribution (``ablation_readout``)
+        moves."""
         self._ablate_quiet = True
         try:
             with self.hold_sync():
@@ -154,11 +157,12 @@ class HeadAblation(BaseWidget):
             return
         fn = self._ablate_fn()
         if fn is None:
-            if getattr(getattr(self, "result", None), "causal", True) is False:
-                self._ablate_revert("This encoder's view has no distribution to compare: a masked LM compares what "
-                                    "fills the first [MASK] of the text (put one in), a classifier its classes (not "
-                                    "for sentence pairs here); otherwise switch heads off with "
-                                    "model.hooks([('blocks.L.attn.hook_z', fn)]) and a metric of your own.")
+            live = getattr(getattr(self, "result", None), "_source", None) is not None
+            if live or getattr(getattr(self, "result", None), "causal", True) is False:
+                self._ablate_revert("This view has no distribution to compare with heads off: a masked LM compares "
+                                    "what fills the first [MASK] of the text (put one in), a classifier its classes "
+                                    "(a single-label head; not for sentence pairs here); otherwise switch heads off "
+                                    "with model.hooks([('blocks.L.attn.hook_z', fn)]) and a metric of your own.")
             else:
                 self._ablate_revert("This result has no source to run the model again from (static view): "
                                     "call iw.ablate(model, text, heads=...) instead.")

@@ -86,7 +86,8 @@ class AttentionView(HeadAblation):
     Switching heads off: ``ablated_heads`` (``[[layer, head], ...]``, set by the "off"
     toggle on an opened head, alt/shift-click on a thumbnail, or :meth:`ablate`) and
     ``ablate_mode`` (``"zero"`` / ``"mean"``) re-run the model on the text through the
-    result's source (``iw.ablate``) and fill ``ablation`` with the next-token distribution
+    result's source (``iw.ablate``) and fill ``ablation`` with the output distribution (the
+    next token's; a masked LM's at its mask; a classifier's classes)
     before and after (see ``views/_ablation.py``). A result without a source (loaded from
     disk, a static export) disables the toggles.
     """

@@ -81,13 +81,14 @@ class PatchingView(HeadAblation):
 
     ``selected_cell`` is ``[layer, position, head]`` (-1 where it does not apply: position
     -1 = every position patched at once, head -1 = the whole site). Setting it (a click, or
-    :meth:`select`) fetches that patched run's top next tokens into ``top_tokens`` /
+    :meth:`select`) fetches that patched run's top next tokens (``readout``: a masked LM's
+    tokens at its mask, a classifier's classes) into ``top_tokens`` /
     ``top_probs``, for the cell in ``top_cell``.
 
     Switching heads off on the *clean* prompt: ``ablated_heads`` (``[[layer, head], ...]``,
     set by the toggle of a selected head cell, the head picker, or :meth:`ablate`) and
     ``ablate_mode`` (``"zero"`` / ``"mean"``) re-run the model through the result's source
-    (``iw.ablate``) and fill ``ablation`` with the next-token distribution before and after
+    (``iw.ablate``) and fill ``ablation`` with the output distribution (``readout``) before and after
     (see ``views/_ablation.py``); ``n_model_heads`` sizes the picker (0 when unknown).
     """
 

@@ -85,13 +85,15 @@ describe("ablation panel", () => {
   it("names what it compares: the next token by default, a masked LM's [MASK] or a classifier's class", () => {
     const p = createAblationPanel(fakeModel(traits()) as unknown as AblationHost);
     expect(p.el.querySelector("h4")!.textContent).toBe("Next token: before → after");
-    expect(p.el.textContent).toContain("next token distribution");
+    expect(p.el.textContent).toContain("how the next-token distribution moves");
     const q = createAblationPanel(fakeModel(traits({ ablation_readout: "token at [MASK] #6" })) as unknown as AblationHost);
     expect(q.el.querySelector("h4")!.textContent).toBe("Token at [MASK] #6: before → after");
+    expect(q.el.textContent).toContain("how the distribution of the token at [MASK] #6 moves");
     const c = createAblationPanel(
       fakeModel(traits({ ablation_readout: "class", ablated_heads: [[1, 0]], ablation: panelData([[1, 0]]) })) as unknown as AblationHost);
     expect(c.el.querySelector("h4")!.textContent).toBe("Class: before → after");
-    expect(c.el.querySelector<HTMLElement>(".iw-abl-stats")!.title).toContain("class distributions");
+    expect(c.el.querySelector<HTMLElement>(".iw-abl-stats")!.title).toContain("class distribution");
+    expect(c.el.querySelector(".iw-abl-cols")!.textContent).toContain("class");
   });
 
   it("an encoder's attention view offers ablation when Python can run it (can_ablate), not otherwise", () => {

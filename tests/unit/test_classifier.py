@@ -237,3 +237,43 @@ def test_patching_a_classifier(clf):
     v = r.show()
     v.selected_cell = [1, p, -1]
     assert not v.error and sorted(v.top_tokens) == sorted(clf.labels)
+
+
+def test_patching_regression_heads_and_bad_positions(wordpiece):
+    import transformers as tf
+
+    torch.manual_seed(0)
+    cfg = dict(vocab_size=len(wordpiece), hidden_size=64, intermediate_size=96, num_hidden_layers=2,
+               num_attention_heads=4, max_position_embeddings=128)
+    reg = iw.Model(tf.BertForSequenceClassification(tf.BertConfig(num_labels=1, **cfg)).eval(), wordpiece)
+    clean, corrupt = TEXT, TEXT.replace("quick", "lazy")
+    r = iw.patch(reg, clean, corrupt, 0, progress=False)  # the metric: its one output
+    assert np.isfinite(r.values).all()
+    v = r.show()
+    v.selected_cell = [0, 2, -1]  # no class distribution to list: said in the view
+    assert "regression or multi-label" in v.error
+    v.ablated_heads = [[0, 1]]
+    assert v.ablated_heads == [] and "no distribution to compare" in v.ablation_error
+    mlm = iw.Model(tf.BertForMaskedLM(tf.BertConfig(**cfg)).eval(), wordpiece)
+    for bad in (2.0, True, "2"):
+        with pytest.raises(ValueError, match="position must be"):
+            iw.ablate(mlm, "the [MASK] fox.", heads=[(0, 0)], position=bad)
+        with pytest.raises(ValueError, match="position must be"):
+            iw.patch(mlm, "the [MASK] fox.", "the [MASK] dog.", "quick", position=bad, progress=False)
+    assert iw.ablate(mlm, "the [MASK] fox.", heads=[(0, 0)], position=np.int64(1)).readout.endswith("#1")
+
+
+def test_electra_masked_lm_head(wordpiece):
+    import transformers as tf
+
+    torch.manual_seed(0)
+    hf = tf.ElectraForMaskedLM(tf.ElectraConfig(vocab_size=len(wordpiece), embedding_size=32, hidden_size=64,
+                                                intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                                                max_position_embeddings=128)).eval()
+    m = iw.Model(hf, wordpiece)
+    assert m.is_masked_lm
+    ids = m.to_tokens("the quick brown [MASK] jumps.")
+    with torch.no_grad():
+        torch.testing.assert_close(m.logits_from_hidden(m.forward_hidden(input_ids=ids)), hf(input_ids=ids).logits)
+    a = iw.attribute(m, "the quick brown [MASK] jumps.", method="input_x_gradient")
+    assert a.target_positions == [int((ids[0] == m.mask_token_id).nonzero()[0, 0])]

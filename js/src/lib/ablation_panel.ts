@@ -40,6 +40,13 @@ export interface AblationTraits {
 export const ABLATION_TRAITS = ["ablated_heads", "ablate_mode", "ablation", "ablation_busy", "ablation_error", "can_ablate"] as const;
 
 /** The part of anywidget's model the panel needs (a view passes its own model). */
+/** "next-token distribution", "class distribution", "distribution of the token at [MASK] #6". */
+export function distributionOf(readout: string): string {
+  if (readout === "next token") return "next-token distribution";
+  if (readout === "class") return "class distribution";
+  return `distribution of the ${readout}`;
+}
+
 export interface AblationHost {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
@@ -277,7 +284,7 @@ export function createAblationPanel(
       const empty = document.createElement("div");
       empty.className = "iw-abl-empty";
       empty.textContent = model.get("can_ablate")
-        ? `Switch a head off to see how the ${readout} distribution moves.`
+        ? `Switch a head off to see how the ${distributionOf(readout)} moves.`
         : "No head was switched off.";
       body.appendChild(empty);
       return;
@@ -288,7 +295,7 @@ export function createAblationPanel(
 
     const cols = document.createElement("div");
     cols.className = "iw-abl-cols";
-    for (const t of ["token", "before", "after", "p before → after"]) {
+    for (const t of [readout === "class" ? "class" : "token", "before", "after", "p before → after"]) {
       const s = document.createElement("span");
       s.textContent = t;
       cols.appendChild(s);
@@ -333,7 +340,7 @@ export function createAblationPanel(
     const lp = Number(data.logprob_change);
     // The table is sorted by the probability before: its first token is the clean top token.
     stats.textContent = `KL ${format4(Number(data.kl))} nats · Δ log p(${displayToken(String(tokens[0]))}) ${lp >= 0 ? "+" : "−"}${format4(Math.abs(lp))}`;
-    stats.title = `KL(before ‖ after) of the ${readout} distributions, and the change of the log-probability of the top one before`;
+    stats.title = `KL(before ‖ after) of the ${distributionOf(readout)}, and the change of the log-probability of the top one before`;
 
     const mv = document.createElement("div");
     mv.className = "iw-abl-movers";
