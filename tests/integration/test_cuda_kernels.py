@@ -148,7 +148,8 @@ def test_cpu_sae_and_cpu_ids_with_a_gpu_model(gpu):
 
 def test_encoder_heads_on_cuda():
     """A masked LM's [MASK] attribution, a classifier's class of a sentence pair (segment ids
-    on the GPU) and the MLM logit lens agree with the CPU (tiny random BERT models)."""
+    on the GPU), the MLM logit lens, patching and ablation agree with the CPU (tiny random
+    BERT models)."""
     import sys
     from pathlib import Path
 
@@ -170,3 +171,10 @@ def test_encoder_heads_on_cuda():
         if gpu_m.is_masked_lm:
             la, lb = iw.logit_lens(gpu_m, TEXT), iw.logit_lens(cpu_m, TEXT)
             np.testing.assert_array_equal(la.top_ids[:, :, 0], lb.top_ids[:, :, 0])
+        # patching (every position recomputed) and ablation read the same outputs on both
+        metric = ("paris", "france") if gpu_m.is_masked_lm else ("POSITIVE", "NEGATIVE")
+        corrupt = TEXT.replace("tower", "city")
+        pa, pb = (iw.patch(m, TEXT, corrupt, metric, progress=False) for m in (gpu_m, cpu_m))
+        np.testing.assert_allclose(pa.values, pb.values, atol=2e-3)
+        aa, ab = (iw.ablate(m, TEXT, heads=[(1, 2)]) for m in (gpu_m, cpu_m))
+        assert aa.readout == ab.readout and aa.kl == pytest.approx(ab.kl, rel=1e-2, abs=1e-5)
