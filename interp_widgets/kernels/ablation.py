@@ -11,13 +11,13 @@ on the input.
 
 from __future__ import annotations
 
-import numbers
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
 from ..model import Model
+from ._readout import Readout, readout as _readout
 from ..results.ablation import Ablation
 
 __all__ = ["ablate"]
@@ -37,48 +37,15 @@ def _check(model: Model, pairs, what: str, limit: int) -> list[tuple[int, int]]:
     return out
 
 
-def readout(model: Model, ids: torch.Tensor, position: Optional[int] = None):
-    """What an ablation compares: ``(fn, label, describe)``, where ``fn()`` runs the model
-    on ``ids`` ``[1, pos]`` (with whatever hooks are attached) and returns log-probabilities
-    ``[n]``, ``label(i)`` names outcome ``i`` and ``describe`` says what the distribution is.
-
-    Causal LM: the next token after the last position. Masked LM: the token at ``position``
-    (default: the first mask token). Classifier: the class (single-label heads only)."""
-    if model.is_causal:
-        if position is not None:
-            raise ValueError("position= is for masked LMs; a causal LM's ablation reads the next token")
-        return (lambda: torch.log_softmax(model(ids)[0, -1].float(), -1),
-                lambda i: model.to_str_tokens([i])[0], "next token")
-    if model.is_classifier:
-        if len(model.labels) < 2 or getattr(model.config, "problem_type", None) in ("regression",
-                                                                                    "multi_label_classification"):
-            raise ValueError(f"{model.name}'s head is not a single-label classifier (a regression or multi-label "
-                             f"head has no class distribution to compare); measure its outputs with model.hooks")
-        if position is not None:
-            raise ValueError("position= is for masked LMs; a classifier's ablation reads the class")
-        return (lambda: torch.log_softmax(model.class_logits(model.forward_hidden(input_ids=ids))[0].float(), -1),
-                lambda i: model.labels[i], "class")
-    if model.is_masked_lm:
-        n = ids.shape[1]
-        if position is None:
-            masks = [] if model.mask_token_id is None else (ids[0] == model.mask_token_id).nonzero()[:, 0].tolist()
-            if not masks:
-                raise ValueError(f"{model.name} is a masked LM: put its mask token "
-                                 f"{getattr(model.tokenizer, 'mask_token', None)!r} in the text (the ablation compares "
-                                 f"what fills it), or give position=")
-            position = masks[0]
-        if isinstance(position, bool) or not isinstance(position, numbers.Integral):
-            raise ValueError(f"position must be a token index (an int), got {position!r}")
-        position = int(position)
-        if not -n <= position < n:
-            raise ValueError(f"position {position} is out of range: the text has {n} tokens")
-        p = position % n
-        tok = model.to_str_tokens([int(ids[0, p])])[0]
-        return (lambda: torch.log_softmax(model.logits_from_hidden(model.forward_hidden(input_ids=ids)[0, p]).float(), -1),
-                lambda i: model.to_str_tokens([i])[0], f"token at {tok} #{p}")
-    raise ValueError(f"{model.name} is an encoder without a language-model or classification head: ablation here "
-                     f"compares output distributions; switch heads or neurons off with "
-                     f"model.hooks([('blocks.L.attn.hook_z', fn)]) and measure a metric of your own on the hidden states")
+def readout(model: Model, ids: torch.Tensor, position: Optional[int] = None) -> Readout:
+    """What an ablation compares (a :class:`~interp_widgets.kernels._readout.Readout`): the
+    next token after the last position; a masked LM's token at ``position`` (default: the
+    first mask token); a classifier's class (single-label heads only)."""
+    r = _readout(model, ids, position, "ablation")
+    if not r.single_label:
+        raise ValueError(f"{model.name}'s head is not a single-label classifier (a regression or multi-label "
+                         f"head has no class distribution to compare); measure its outputs with model.hooks")
+    return r
 
 
 @torch.no_grad()
@@ -110,7 +77,11 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
     if not heads and not neurons:
         raise ValueError("nothing to ablate: give heads=[(layer, head)] and/or neurons=[(layer, index)]")
     ids = model.to_tokens(text)
-    run, name_of, what = readout(model, ids, position)
+    r = readout(model, ids, position)
+    name_of, what = r.label, r.what
+
+    def run():
+        return torch.log_softmax(r.logits(model.forward_hidden(input_ids=ids))[0].float(), -1)
 
     by_site: dict[str, list[int]] = {}
     for l, h in heads:

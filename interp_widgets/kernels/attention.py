@@ -156,7 +156,7 @@ def attention(model: Model, text: str, text_pair: Optional[str] = None, *, detec
     from .ablation import ablate, readout
 
     try:  # what switching heads off compares: the next token, a [MASK]'s token, the class
-        what = readout(model, ids)[2] if text_pair is None else None
+        what = readout(model, ids).what if text_pair is None else None
     except ValueError:  # an encoder with nothing to compare (no head, no mask in the text)
         what = None
     if what is not None:

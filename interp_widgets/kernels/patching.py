@@ -28,7 +28,6 @@ backward.
 from __future__ import annotations
 
 import contextlib
-import numbers
 from typing import Callable, Optional, Union
 
 import numpy as np
@@ -36,6 +35,7 @@ import torch
 from torch import nn
 
 from ..model import Model
+from ._readout import readout
 from ._progress import ticker
 from ..results.patching import PatchingResult, PatchingSource
 
@@ -67,41 +67,6 @@ def _pair(model: Model, clean: str, corrupted: str) -> tuple[torch.Tensor, torch
             f"the clean and corrupted prompts must have the same number of tokens, got {len(ta)} and {len(tb)}:\n"
             f"  clean:     {ta}\n  corrupted: {tb}")
     return a, b
-
-
-def _readout(model: Model, clean_ids: torch.Tensor, position: Optional[int]):
-    """``(fn, what)``: ``fn(hidden [batch, pos, d]) -> logits [batch, outcomes]`` that the
-    metric reads, and what they are: a causal LM's next token after the last position; a
-    masked LM's token at ``position`` (default: the clean prompt's first mask); a
-    classifier's classes."""
-    if model.is_causal:
-        if position is not None:
-            raise ValueError("position= is for masked LMs; a causal LM's patching reads the next token")
-        return (lambda h: model.logits_from_hidden(h[:, -1])), "next token"
-    if model.is_classifier:
-        if position is not None:
-            raise ValueError("position= is for masked LMs; a classifier's patching reads its classes")
-        return model.class_logits, "class"
-    if model.is_masked_lm:
-        n = clean_ids.shape[1]
-        if position is None:
-            masks = [] if model.mask_token_id is None else (clean_ids[0] == model.mask_token_id).nonzero()[:, 0].tolist()
-            if not masks:
-                raise ValueError(f"{model.name} is a masked LM: put its mask token "
-                                 f"{getattr(model.tokenizer, 'mask_token', None)!r} in the clean prompt (the metric "
-                                 f"reads what fills it), or give position=")
-            position = masks[0]
-        if isinstance(position, bool) or not isinstance(position, numbers.Integral):
-            raise ValueError(f"position must be a token index (an int), got {position!r}")
-        position = int(position)
-        if not -n <= position < n:
-            raise ValueError(f"position {position} is out of range: the prompts have {n} tokens")
-        p = position % n
-        tok = model.to_str_tokens([int(clean_ids[0, p])])[0]
-        return (lambda h: model.logits_from_hidden(h[:, p])), f"token at {tok} #{p}"
-    raise ValueError(f"{model.name} is an encoder without a language-model or classification head: patching here "
-                     f"measures output logits; patch it with model.hooks([(name, fn)]) (fn returns the clean "
-                     f"activation) and a metric of your own on the hidden states")
 
 
 def _metric_fn(model: Model, metric: Metric) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
@@ -176,8 +141,8 @@ def _prefix_cache(model: Model, kv: list[tuple[torch.Tensor, torch.Tensor]], p0:
 class _Runs:
     """The clean and corrupted runs, and patched runs that reuse the corrupted one."""
 
-    def __init__(self, model: Model, clean_ids, corrupt_ids, metric_fn, site: str, readout):
-        self.model, self.metric_fn, self.readout = model, metric_fn, readout
+    def __init__(self, model: Model, clean_ids, corrupt_ids, metric_fn, site: str, read_logits):
+        self.model, self.metric_fn, self.read_logits = model, metric_fn, read_logits
         self.n = clean_ids.shape[1]
         L = model.n_layers
         self.suffix = SITES[site]
@@ -190,13 +155,13 @@ class _Runs:
         try:
             with torch.no_grad():
                 with model.hooks(self._store(self.clean_acts, None)):
-                    self.clean_logits = readout(model.forward_hidden(clean_ids))
+                    self.clean_logits = read_logits(model.forward_hidden(clean_ids))
                 with model.hooks(self._store(self.corrupt_acts, self.resid_pre)):
                     out = model.base(input_ids=corrupt_ids, **({"use_cache": True} if model.is_causal else {}))
         finally:
             h.remove()
         self.as_tuple = bool(out_tuple and out_tuple[0])
-        self.corrupt_logits = readout(out[0]).detach()
+        self.corrupt_logits = read_logits(out[0]).detach()
         self.kv = []
         if model.is_causal:  # an encoder has no KV prefix to reuse: it reads both ways
             cache = out.past_key_values
@@ -243,7 +208,7 @@ class _Runs:
         cache = dict(past_key_values=_prefix_cache(model, self.kv, p0, B), use_cache=True) if model.is_causal else {}
         with _skip_layers_before(model, layer, self.as_tuple), model.hooks(hooks):
             out = model.base(inputs_embeds=dummy, **cache)
-        logits = self.readout(out[0])
+        logits = self.read_logits(out[0])
         m = self.metric_fn(logits)
         return (m, logits) if return_logits else m
 
@@ -292,9 +257,9 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
     if site == "resid_mid" and "blocks.0.hook_resid_mid" not in model.hook_names:
         raise ValueError(f"{model.name} has no resid_mid (parallel attention and MLP)")
     clean_ids, corrupt_ids = _pair(model, clean, corrupted)
-    readout, what = _readout(model, clean_ids, position)
+    read = readout(model, clean_ids, position, "patching")
     metric_fn, metric_label = _metric_fn(model, metric)
-    runs = _Runs(model, clean_ids, corrupt_ids, metric_fn, site, readout)
+    runs = _Runs(model, clean_ids, corrupt_ids, metric_fn, site, read.logits)
     L, H, n = model.n_layers, model.n_heads, runs.n
     heads = site == "z"
 
@@ -340,22 +305,12 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
     def cell_top(layer: int, position: int = -1, head: Optional[int] = None, k: int = 10):
         every = position < 0
         m, logits = runs.run(layer, [(max(position, 0), head, every)], return_logits=True)
-        if model.is_classifier and single_label is False:
+        if not read.single_label:
             raise ValueError(f"{model.name}'s head is a regression or multi-label head: its outputs are no class "
                              f"distribution to list; the grid's values are the metric")
         probs = torch.softmax(logits[0].float(), -1)
         p, ids = probs.topk(min(k, probs.shape[0]))
-        if model.is_classifier:
-            return [(model.labels[int(t)], float(v)) for t, v in zip(ids, p)]
-        return [(model.to_str_tokens([int(t)])[0], float(v)) for t, v in zip(ids, p)]
-
-    from .ablation import readout as ablation_readout
-
-    try:  # the clean prompt's distribution with heads off (not for multi-label/regression heads)
-        ablation_readout(model, clean_ids, position)
-        can_ablate = single_label = True
-    except ValueError:
-        can_ablate = single_label = False
+        return [(read.label(int(t)), float(v)) for t, v in zip(ids, p)]
 
     def clean_ablate(heads, mode: str = "zero", k: int = 10):
         from .ablation import ablate
@@ -374,8 +329,10 @@ def patch(model: Model, clean: str, corrupted: str, metric: Metric, *, site: str
         corrupted_metric=runs.m_corrupt,
         model_name=model.name,
         n_heads=model.n_heads,
-        readout=what,
-        _source=PatchingSource(top_tokens=cell_top, ablate=clean_ablate if can_ablate else None, readout=what),
+        readout=read.what,
+        # the clean prompt with heads off: a distribution to compare (not a regression head's)
+        _source=PatchingSource(top_tokens=cell_top, ablate=clean_ablate if read.single_label else None,
+                               readout=read.what),
     )
 
 
@@ -391,7 +348,7 @@ def _attribution_patching(model: Model, runs: _Runs, corrupt_ids, site: str, pos
     hooks = [(f"blocks.{l}.{SITES[site]}", lambda t, name, l=l: keep(t, name, l)) for l in range(model.n_layers)]
     with torch.enable_grad(), model.hooks(hooks):
         emb = model.embed(corrupt_ids).detach().requires_grad_(True)
-        logits = runs.readout(model.forward_hidden(inputs_embeds=emb))
+        logits = runs.read_logits(model.forward_hidden(inputs_embeds=emb))
         m = runs.metric_fn(logits)[0]
         gs = torch.autograd.grad(m, [a for a in acts], allow_unused=True)
     out = []
