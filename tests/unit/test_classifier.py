@@ -199,8 +199,6 @@ def test_other_bert_heads_are_not_taken_for_a_vocabulary(wordpiece):
 def test_ablation_compares_the_class_distribution(clf):
     from test_masked_lm import _zero_head_by_weights
 
-    if clf.config.model_type == "distilbert":
-        pytest.skip("the weight-edit reference is written for BERT-style layers")
     ids = clf.to_tokens(TEXT)
     r = iw.ablate(clf, TEXT, heads=[(1, 3)])
     assert r.readout == "class" and len(r.top_before) == 3

@@ -241,7 +241,8 @@ def _zero_head_by_weights(hf, layer: int, head: int, n_heads: int):
 
     edited = copy.deepcopy(hf)
     base = getattr(edited, edited.base_model_prefix)
-    dense = base.encoder.layer[layer].attention.output.dense
+    dense = (base.transformer.layer[layer].attention.out_lin if edited.config.model_type == "distilbert"
+             else base.encoder.layer[layer].attention.output.dense)
     d = dense.weight.shape[1] // n_heads
     with torch.no_grad():
         dense.weight[:, head * d:(head + 1) * d] = 0
