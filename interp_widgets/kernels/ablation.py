@@ -51,7 +51,8 @@ def readout(model: Model, ids: torch.Tensor, position: Optional[int] = None) -> 
 @torch.no_grad()
 def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] = None,
            neurons: Optional[Sequence[tuple[int, int]]] = None, *, mode: str = "zero",
-           mean_texts: Optional[Sequence[str]] = None, k: int = 10, position: Optional[int] = None) -> Ablation:
+           mean_texts: Optional[Sequence[str]] = None, k: int = 10, position: Optional[int] = None,
+           text_pair: Optional[str] = None) -> Ablation:
     """Ablate attention heads and/or MLP neurons; compare the next-token distributions.
 
     Args:
@@ -67,6 +68,8 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
         k: how many top tokens to report.
         position: a masked LM's token whose distribution is compared (default: the first
             mask token).
+        text_pair: a second text, for encoders trained on pairs (an NLI classifier reads
+            ``[CLS] text [SEP] text_pair [SEP]`` with segment ids).
 
     Returns an :class:`~interp_widgets.results.Ablation`.
     """
@@ -76,12 +79,19 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
     neurons = _check(model, neurons, "neurons", model.d_mlp)
     if not heads and not neurons:
         raise ValueError("nothing to ablate: give heads=[(layer, head)] and/or neurons=[(layer, index)]")
-    ids = model.to_tokens(text)
+    extra: dict = {}
+    if text_pair is not None:
+        pair_ids, types, _ = model.pair_tokens(text, text_pair)
+        ids = pair_ids[None]
+        if types is not None:
+            extra["token_type_ids"] = types[None]
+    else:
+        ids = model.to_tokens(text)
     r = readout(model, ids, position)
     name_of, what = r.label, r.what
 
     def run():
-        return torch.log_softmax(r.logits(model.forward_hidden(input_ids=ids))[0].float(), -1)
+        return torch.log_softmax(r.logits(model.forward_hidden(input_ids=ids, **extra))[0].float(), -1)
 
     by_site: dict[str, list[int]] = {}
     for l, h in heads:
@@ -93,8 +103,11 @@ def ablate(model: Model, text: str, heads: Optional[Sequence[tuple[int, int]]] =
     if mode == "mean":
         from .activations import run_with_cache
 
-        ref = run_with_cache(model, list(mean_texts) if mean_texts else [text], names=list(by_site),
-                             keep_logits=False)
+        if mean_texts:
+            ref = run_with_cache(model, list(mean_texts), names=list(by_site), keep_logits=False)
+        else:  # the prompt itself (as the model reads it: with its pair)
+            ref = run_with_cache(model, [text], names=list(by_site), keep_logits=False,
+                                 text_pair=None if text_pair is None else [text_pair])
         mask = ref.attention_mask.bool()
         for name in by_site:
             means[name] = ref[name][mask].float().mean(0)  # [heads, d_head] or [d_mlp]

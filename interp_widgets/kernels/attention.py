@@ -156,12 +156,12 @@ def attention(model: Model, text: str, text_pair: Optional[str] = None, *, detec
     from .ablation import ablate, readout
 
     try:  # what switching heads off compares: the next token, a [MASK]'s token, the class
-        what = readout(model, ids).what if text_pair is None else None
+        what = readout(model, ids).what
     except ValueError:  # an encoder with nothing to compare (no head, no mask in the text)
         what = None
     if what is not None:
         def ablate_heads(heads, mode: str = "zero", k: int = 10):
-            return ablate(model, text, heads=[tuple(h) for h in heads], mode=mode, k=k)
+            return ablate(model, text, heads=[tuple(h) for h in heads], mode=mode, k=k, text_pair=text_pair)
 
         source = AttentionSource(ablate=ablate_heads, readout=what)
     return AttentionPatterns(

@@ -161,7 +161,7 @@ class HeadAblation(BaseWidget):
             if live or getattr(getattr(self, "result", None), "causal", True) is False:
                 self._ablate_revert("This view has no distribution to compare with heads off: a masked LM compares "
                                     "what fills the first [MASK] of the text (put one in), a classifier its classes "
-                                    "(a single-label head; not for sentence pairs here); otherwise switch heads off "
+                                    "(a single-label head); otherwise switch heads off "
                                     "with model.hooks([('blocks.L.attn.hook_z', fn)]) and a metric of your own.")
             else:
                 self._ablate_revert("This result has no source to run the model again from (static view): "

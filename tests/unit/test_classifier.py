@@ -48,6 +48,15 @@ def _build(kind: str, tok, head: str = "cls"):
     return hf.eval()
 
 
+def _segments(m, enc) -> dict:
+    """The segment ids HF's model takes from this tokenizer's pair encoding: all of them where
+    it has segment embeddings for them (BERT, ELECTRA, a 2-type RoBERTa), none otherwise."""
+    assert "token_type_ids" in enc  # the test tokenizer gives segment ids, as BERT's does
+    emb = getattr(getattr(m.hf, m.hf.base_model_prefix).embeddings, "token_type_embeddings", None)
+    takes = emb is not None and int(enc["token_type_ids"].max()) < emb.num_embeddings
+    return {"token_type_ids": enc["token_type_ids"]} if takes else {}
+
+
 @pytest.fixture(scope="module", params=["bert", "roberta", "distilbert", "electra"])
 def clf(request, wordpiece):
     return iw.Model(_build(request.param, wordpiece), wordpiece, name=f"tiny-{request.param}-clf")
@@ -98,7 +107,7 @@ def test_sentence_pair_reads_segment_ids(clf):
     the model has them): its class logit equals HF's on the tokenizer's pair encoding, and
     occlusion equals explicit re-runs with those segment ids."""
     enc = clf.tokenizer(*PAIR, return_tensors="pt")
-    kw = {"token_type_ids": enc["token_type_ids"]} if "token_type_ids" in enc and clf.config.model_type != "distilbert" else {}
+    kw = _segments(clf, enc)
     with torch.no_grad():
         ref = clf.hf(input_ids=enc.input_ids, **kw).logits[0]
     a = iw.attribute(clf, PAIR[0], "POSITIVE", text_pair=PAIR[1], method="occlusion")
@@ -275,3 +284,24 @@ def test_electra_masked_lm_head(wordpiece):
         torch.testing.assert_close(m.logits_from_hidden(m.forward_hidden(input_ids=ids)), hf(input_ids=ids).logits)
     a = iw.attribute(m, "the quick brown [MASK] jumps.", method="input_x_gradient")
     assert a.target_positions == [int((ids[0] == m.mask_token_id).nonzero()[0, 0])]
+
+
+def test_ablation_of_a_sentence_pair(clf):
+    """An NLI-style pair: heads off change the class distribution of the pair as the model
+    reads it (segment ids), also from the attention view of the pair."""
+    from test_masked_lm import _zero_head_by_weights
+
+    enc = clf.tokenizer(*PAIR, return_tensors="pt")
+    kw = _segments(clf, enc)
+    r = iw.ablate(clf, PAIR[0], heads=[(1, 3)], text_pair=PAIR[1])
+    with torch.no_grad():
+        before = clf.hf(input_ids=enc.input_ids, **kw).logits[0].softmax(-1)
+        after = _zero_head_by_weights(clf.hf, 1, 3, clf.n_heads)(input_ids=enc.input_ids, **kw).logits[0].softmax(-1)
+    got = {t: (b, a) for t, b, a in r.table}
+    for i, name in enumerate(clf.labels):
+        assert got[name] == pytest.approx((float(before[i]), float(after[i])), rel=1e-4)
+    assert np.isfinite(iw.ablate(clf, PAIR[0], heads=[(0, 1)], text_pair=PAIR[1], mode="mean").kl)
+    v = iw.attention(clf, PAIR[0], PAIR[1], detectors=False).show()
+    assert v.can_ablate and v.ablation_readout == "class"
+    v.ablate([(1, 3)])
+    assert not v.ablation_error and v.ablation["kl"] == pytest.approx(r.kl, rel=1e-5)
