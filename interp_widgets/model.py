@@ -716,68 +716,37 @@ class Model:
         return out[0, input_ids.shape[1]:].tolist()
 
 
-def _mlm_head(hf) -> Optional[nn.Module]:
-    """The module mapping an encoder's last hidden states to vocabulary logits, if the model
-    has one: BERT's ``cls`` (its ``predictions`` part, also under a pre-training head that adds
-    next-sentence prediction), RoBERTa's ``lm_head``."""
+Head = Callable[[torch.Tensor], torch.Tensor]  # last hidden states [batch, pos, d] -> logits
+
+
+def _mlm_head(hf) -> Optional[Head]:
+    """The map from an encoder's last hidden states to vocabulary logits, if the model has
+    one: BERT's ``cls`` (its ``predictions`` part, also under a pre-training head that adds
+    next-sentence prediction), RoBERTa's ``lm_head``, DistilBERT's ``vocab_*`` layers,
+    ELECTRA's generator head."""
     cls = getattr(hf, "cls", None)
     # BERT's cls: BertOnlyMLMHead / BertPreTrainingHeads have .predictions; BertOnlyNSPHead
     # (next-sentence prediction only) does not and is no vocabulary head
     head = getattr(cls, "predictions", None) if cls is not None else getattr(hf, "lm_head", None)
-    if head is None and isinstance(getattr(hf, "vocab_projector", None), nn.Module):
-        head = _DistilBertMLMHead(hf)
-    if head is None and isinstance(getattr(hf, "generator_lm_head", None), nn.Module):
-        head = _ElectraMLMHead(hf)
-    return head if isinstance(head, nn.Module) else None
+    if isinstance(head, nn.Module):
+        return head
+    if isinstance(getattr(hf, "vocab_projector", None), nn.Module):  # DistilBertForMaskedLM
+        return lambda h: hf.vocab_projector(hf.vocab_layer_norm(hf.activation(hf.vocab_transform(h))))
+    if isinstance(getattr(hf, "generator_lm_head", None), nn.Module):  # ElectraForMaskedLM
+        return lambda h: hf.generator_lm_head(hf.generator_predictions(h))
+    return None
 
 
-class _ElectraMLMHead(nn.Module):
-    """ElectraForMaskedLM's head (generator predictions, then the LM head) as one module."""
-
-    def __init__(self, hf):
-        super().__init__()
-        self.parts = [hf]  # a plain list: not registered as a submodule
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        hf = self.parts[0]
-        return hf.generator_lm_head(hf.generator_predictions(hidden))
-
-
-def _classifier_head(hf, base) -> Optional[nn.Module]:
+def _classifier_head(hf, base) -> Optional[Head]:
     """The map from an encoder's last hidden states to class logits, if the model is a
-    sequence classifier (BERT: pooler then classifier; RoBERTa: its classification head;
-    DistilBERT: pre-classifier, ReLU, classifier), else None."""
+    sequence classifier, else None."""
     if not type(hf).__name__.endswith("ForSequenceClassification") or not isinstance(getattr(hf, "classifier", None), nn.Module):
         return None
-    return _ClassifierHead(hf, base)
-
-
-class _ClassifierHead(nn.Module):
-    """A sequence-classification head as one module (its parts sit on the model)."""
-
-    def __init__(self, hf, base):
-        super().__init__()
-        self.parts = [hf, base]  # a plain list: not registered as submodules
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        hf, base = self.parts
-        if isinstance(getattr(hf, "pre_classifier", None), nn.Module):  # DistilBERT
-            return hf.classifier(torch.relu(hf.pre_classifier(hidden[:, 0])))
-        if isinstance(getattr(base, "pooler", None), nn.Module):  # BERT: pooler (dense + tanh on [CLS])
-            return hf.classifier(base.pooler(hidden))
-        return hf.classifier(hidden)  # RoBERTa's head reads <s> itself
-
-
-class _DistilBertMLMHead(nn.Module):
-    """DistilBertForMaskedLM's head as one module (its parts sit on the model itself)."""
-
-    def __init__(self, hf):
-        super().__init__()
-        self.parts = [hf]  # a plain list: not registered as a submodule (no second copy in state)
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        hf = self.parts[0]
-        return hf.vocab_projector(hf.vocab_layer_norm(hf.activation(hf.vocab_transform(hidden))))
+    if isinstance(getattr(hf, "pre_classifier", None), nn.Module):  # DistilBERT: pre-classifier, ReLU, classifier
+        return lambda h: hf.classifier(torch.relu(hf.pre_classifier(h[:, 0])))
+    if isinstance(getattr(base, "pooler", None), nn.Module):  # BERT: pooler (dense + tanh on [CLS])
+        return lambda h: hf.classifier(base.pooler(h))
+    return hf.classifier  # RoBERTa's, ELECTRA's heads read <s>/[CLS] themselves
 
 
 def _replace_first(output, new):

@@ -45,17 +45,27 @@ def readout(model: Model, ids: torch.Tensor, position: Optional[int], purpose: s
                      f"and a metric of your own on the hidden states")
 
 
+def mask_positions(model: Model, ids: torch.Tensor) -> list[int]:
+    """Every mask token's position in ``ids`` ``[1, pos]``; a ValueError saying what to do
+    where there is none."""
+    masks = [] if model.mask_token_id is None else (ids[0] == model.mask_token_id).nonzero()[:, 0].tolist()
+    if not masks:
+        mask = getattr(model.tokenizer, "mask_token", None)
+        if mask is None:
+            raise ValueError(f"{model.name} is a masked LM whose tokenizer has no mask token: give position= the "
+                             f"index of a token to read the model's prediction there")
+        raise ValueError(f"{model.name} is a masked LM: put its mask token {mask!r} in the text where it should "
+                         f"predict a token (e.g. 'Paris is the {mask} of France.'), or give position= the index "
+                         f"of a token to read its prediction")
+    return masks
+
+
 def mask_position(model: Model, ids: torch.Tensor, position: Optional[int]) -> int:
     """A masked LM's read position in ``ids`` ``[1, pos]``: ``position`` (an int, negative
     allowed), or the first mask token."""
     n = ids.shape[1]
     if position is None:
-        masks = [] if model.mask_token_id is None else (ids[0] == model.mask_token_id).nonzero()[:, 0].tolist()
-        if not masks:
-            raise ValueError(f"{model.name} is a masked LM: put its mask token "
-                             f"{getattr(model.tokenizer, 'mask_token', None)!r} in the text (what fills it is "
-                             f"read), or give position=")
-        return masks[0]
+        return mask_positions(model, ids)[0]
     if isinstance(position, bool) or not isinstance(position, numbers.Integral):
         raise ValueError(f"position must be a token index (an int), got {position!r}")
     if not -n <= int(position) < n:

@@ -22,7 +22,6 @@ Only the explained position goes through the LM head, and only input gradients a
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence, Union
@@ -32,6 +31,7 @@ import torch
 
 from ..model import Model, free_memory
 from ..results import Attribution, AttributionSource
+from ._readout import mask_position, mask_positions
 
 __all__ = ["attribute", "METHODS", "IGConvergenceWarning", "baseline_embeddings", "baseline_token"]
 
@@ -348,33 +348,18 @@ def _classifier_targets(model, ids, target, score, extra) -> list[_Target]:
 def _masked_lm_targets(model, ids, target, position, score, extra) -> list[_Target]:
     """Targets of a masked LM: token logits read at the mask tokens of the text (or at
     ``position``, a token index); ``target=None``: the model's top prediction there."""
-    n = len(ids)
     if isinstance(target, list) and not target:
         raise ValueError("target is an empty list: give at least one token")
-    masks = [] if model.mask_token_id is None else (ids == model.mask_token_id).nonzero()[:, 0].tolist()
-    if position is None or position == "all":
-        if not masks:
-            mask = getattr(model.tokenizer, "mask_token", None)
-            if mask is None:
-                raise ValueError(f"{model.name} is a masked LM whose tokenizer has no mask token: give position= the "
-                                 f"index of a token to explain the model's prediction there")
-            raise ValueError(f"{model.name} is a masked LM: put its mask token {mask!r} in the text where it should "
-                             f"predict a token (e.g. 'Paris is the {mask} of France.'), or give position= the index "
-                             f"of a token to explain its prediction")
-        read = masks if position == "all" else masks[:1]
-    elif isinstance(position, numbers.Integral) and not isinstance(position, bool):
-        if not -n <= int(position) < n:
-            raise ValueError(f"position {position} is out of range: the text has {n} tokens")
-        read = [int(position) % n]
-    else:
+    if isinstance(position, str) and position != "all":
         raise ValueError(f"position must be a token index or 'all' (every mask token), got {position!r}")
+    read = mask_positions(model, ids[None]) if position == "all" else [mask_position(model, ids[None], position)]
+    if target is None:  # the top prediction at each read position, from one forward
+        with torch.no_grad():
+            hidden = model.forward_hidden(input_ids=ids[None], **extra)[0, read]
+            tops = model.logits_from_hidden(hidden).argmax(-1).tolist()
+        return [_Target(r, _token_metric(top, score), repr(model.to_str_tokens([top])[0])) for r, top in zip(read, tops)]
     out = []
     for r in read:
-        if target is None:
-            with torch.no_grad():
-                top = int(model.logits_from_hidden(model.forward_hidden(input_ids=ids[None], **extra)[:, r])[0].argmax())
-            out.append(_Target(r, _token_metric(top, score), repr(model.to_str_tokens([top])[0])))
-            continue
         for t in (target if isinstance(target, list) else [target]):
             if callable(t):
                 out.append(_Target(-1, t, _metric_name(t), on_hidden=True))
