@@ -45,11 +45,15 @@ class _Site:
     "normalized" (a norm module's input, centred (LayerNorm) and divided by its scale, before
     the norm's weight and bias: TransformerLens's ``hook_normalized``).
     heads: reshape the last dimension into [n_heads, d_head] for the user (hook_z).
+    flat_in: the block whose input gives [batch, pos] when the module sees the positions
+        flattened into one dimension (OPT's MLP runs on [batch * pos, d]); the user gets
+        [batch, pos, ...] all the same.
     """
 
     module: nn.Module
     where: str
     heads: int = 0
+    flat_in: Optional[nn.Module] = None
 
 
 @dataclass
@@ -106,6 +110,49 @@ def _neox_sites(block, n_heads):
     if not getattr(block, "use_parallel_residual", False):
         sites["hook_resid_mid"] = _Site(block.post_attention_layernorm, "in")
     return sites
+
+
+def _phi_sites(block, n_heads):
+    # Phi-1/1.5/2: attention and MLP read the same normed input in parallel (no resid_mid)
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.self_attn, "pattern"),
+        "attn.hook_z": _Site(block.self_attn.dense, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.self_attn, "out"),
+        "mlp.hook_post": _Site(block.mlp.fc2, "in"),
+        "hook_mlp_out": _Site(block.mlp, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+
+
+def _gpt_neo_sites(block, n_heads):
+    # GPT-Neo (and TinyStories): GPT-2's layout; its attention computes the pattern in its own
+    # eager _attn method (no attention interface), hence the "neo_pattern" site
+    attn = block.attn.attention
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(attn, "neo_pattern"),
+        "attn.hook_z": _Site(attn.out_proj, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.attn, "out"),
+        "hook_resid_mid": _Site(block.ln_2, "in"),
+        "mlp.hook_post": _Site(block.mlp.c_proj, "in"),
+        "hook_mlp_out": _Site(block.mlp, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+
+
+def _opt_sites(block, n_heads):
+    # OPT (pre-LayerNorm checkpoints): its MLP runs on positions flattened to [batch * pos, d]
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.self_attn, "pattern"),
+        "attn.hook_z": _Site(block.self_attn.out_proj, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.self_attn, "out"),
+        "hook_resid_mid": _Site(block.final_layer_norm, "in", flat_in=block),
+        "mlp.hook_post": _Site(block.fc2, "in", flat_in=block),
+        "hook_mlp_out": _Site(block.fc2, "out", flat_in=block),
+        "hook_resid_post": _Site(block, "out"),
+    }
 
 
 def _bert_sites(block, n_heads):
@@ -173,6 +220,38 @@ FAMILIES = [
         pos_embed=lambda b: b.wpe,
     ),
     _Family(
+        name="gpt_neo",
+        model_types=("gpt_neo",),
+        causal=True,
+        base=_base("transformer"),
+        embed=lambda b: b.wte,
+        layers=lambda b: b.h,
+        final_norm=lambda b: b.ln_f,
+        block_sites=_gpt_neo_sites,
+        pos_embed=lambda b: b.wpe,
+    ),
+    _Family(
+        name="phi",
+        model_types=("phi",),
+        causal=True,
+        base=_base("model"),
+        embed=lambda b: b.embed_tokens,
+        layers=lambda b: b.layers,
+        final_norm=lambda b: b.final_layernorm,
+        block_sites=_phi_sites,
+    ),
+    _Family(
+        name="opt",
+        model_types=("opt",),
+        causal=True,
+        base=_base("model"),
+        embed=lambda b: b.decoder.embed_tokens,
+        layers=lambda b: b.decoder.layers,
+        final_norm=lambda b: b.decoder.final_layer_norm,
+        block_sites=_opt_sites,
+        pos_embed=lambda b: b.decoder.embed_positions,
+    ),
+    _Family(
         name="gpt_neox",
         model_types=("gpt_neox",),
         causal=True,
@@ -211,6 +290,13 @@ SUPPORTED_FAMILIES = {f.name: f.model_types for f in FAMILIES}
 
 def _family_for(config) -> _Family:
     mt = getattr(config, "model_type", None)
+    if mt == "opt" and (not getattr(config, "do_layer_norm_before", True)
+                        or getattr(config, "word_embed_proj_dim", config.hidden_size) != config.hidden_size
+                        or getattr(config, "_remove_final_layer_norm", False)):
+        raise ValueError(
+            "interp_widgets supports the pre-LayerNorm OPT checkpoints (opt-125m, opt-1.3b and larger); this one "
+            "is post-LayerNorm or projects its embeddings (as opt-350m does), so its residual stream is not one "
+            "sum of components")
     for fam in FAMILIES:
         if mt in fam.model_types:
             return fam
@@ -271,6 +357,26 @@ def _register_pattern_attention() -> None:
     ALL_MASK_ATTENTION_FUNCTIONS.register(_ATTN_NAME, eager_mask)
 
 
+def _neo_attn(module, query, key, value, attention_mask=None):
+    """GPT-Neo's own eager attention (``GPTNeoSelfAttention._attn``: float32 scores without
+    scaling, its causal or local-window mask), with a hook on the probabilities."""
+    query, key = query.to(torch.float32), key.to(torch.float32)
+    scores = torch.matmul(query, key.transpose(-1, -2))
+    q_len, k_len = query.size(-2), key.size(-2)
+    causal = module.bias[:, :, k_len - q_len: k_len, :k_len]
+    scores = torch.where(causal, scores, torch.tensor(torch.finfo(scores.dtype).min, dtype=scores.dtype,
+                                                      device=scores.device))
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    pattern = torch.softmax(scores, dim=-1).to(value.dtype)
+    for name, fn in _pattern_hooks.get(id(module), ()):
+        out = fn(pattern, name)
+        if out is not None:
+            pattern = out
+    pattern = module.attn_dropout(pattern)
+    return torch.matmul(pattern, value), pattern
+
+
 # --------------------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------------------
@@ -328,6 +434,7 @@ class Model:
         self._attn_configs = {id(s.module.config): s.module.config
                               for s in self._sites.values()
                               if s.where == "pattern" and hasattr(s.module, "config")}
+        self._flat_shapes: dict[int, torch.Size] = {}  # id(block) -> [batch, pos] of its input
 
     # ---- facts -----------------------------------------------------------------------
     @property
@@ -612,17 +719,22 @@ class Model:
         and may return a replacement (same shape) to write it. The block holds the model's
         lock (re-entrant), so another thread's run waits rather than seeing these hooks.
         """
-        handles, pattern_modules, saved_impl = [], [], {}
+        handles, pattern_modules, saved_impl, neo_modules = [], [], {}, []
         self._lock.acquire()
         try:
             for name, fn in fwd_hooks:
                 name = self.resolve(name)
                 site = self._sites[name]
-                if site.where == "pattern":
+                if site.flat_in is not None:
+                    fn = self._unflatten_for(site.flat_in, fn, handles)
+                if site.where in ("pattern", "neo_pattern"):
                     if not _pattern_hooks:
                         _register_pattern_attention()
                     _pattern_hooks.setdefault(id(site.module), []).append((name, fn))
                     pattern_modules.append((id(site.module), (name, fn)))
+                    if site.where == "neo_pattern" and "_attn" not in vars(site.module):
+                        site.module._attn = functools.partial(_neo_attn, site.module)
+                        neo_modules.append(site.module)
                 elif site.where == "out":
                     handles.append(site.module.register_forward_hook(_out_hook(name, fn)))
                 elif site.where == "normalized":
@@ -638,6 +750,8 @@ class Model:
         finally:
             for h in handles:
                 h.remove()
+            for mod in neo_modules:
+                vars(mod).pop("_attn", None)
             for mid, entry in pattern_modules:
                 lst = _pattern_hooks.get(mid, [])
                 if entry in lst:
@@ -647,6 +761,25 @@ class Model:
             for key, impl in saved_impl.items():
                 self._attn_configs[key]._attn_implementation = impl
             self._lock.release()
+
+    def _unflatten_for(self, block: nn.Module, fn: HookFn, handles: list) -> HookFn:
+        """Wrap ``fn`` for a module that sees ``block``'s positions flattened ([batch * pos,
+        ...]): it gets and returns [batch, pos, ...]. Registers (once per block) the pre-hook
+        that records the block's [batch, pos]."""
+        key = id(block)
+        if not any(getattr(h, "_iw_block", None) == key for h in handles):
+            def record(module, args, kwargs):
+                x = args[0] if args else kwargs.get("hidden_states")
+                self._flat_shapes[key] = x.shape[:-1]
+            h = block.register_forward_pre_hook(record, with_kwargs=True)
+            h._iw_block = key
+            handles.insert(0, h)
+
+        def wrapped(t, name):
+            shape = self._flat_shapes[key]
+            new = fn(t.view(*shape, *t.shape[1:]) if t.dim() >= 1 and t.shape[0] == shape.numel() else t, name)
+            return None if new is None else new.reshape(t.shape)
+        return wrapped
 
     @torch.no_grad()
     def read_activations(self, names: Sequence[str], input_ids: torch.Tensor,

@@ -54,8 +54,8 @@ def make_tiny_wordpiece():
 
 
 def _configs(vocab: int):
-    from transformers import (BertConfig, DistilBertConfig, Gemma2Config, GPT2Config, GPTNeoXConfig,
-                              LlamaConfig, Qwen2Config)
+    from transformers import (BertConfig, DistilBertConfig, Gemma2Config, GPT2Config, GPTNeoConfig, GPTNeoXConfig,
+                              LlamaConfig, OPTConfig, PhiConfig, Qwen2Config)
 
     common = dict(vocab_size=vocab)
     return {
@@ -75,6 +75,16 @@ def _configs(vocab: int):
         "gpt_neox_seq": GPTNeoXConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                                       num_attention_heads=4, max_position_embeddings=256,
                                       use_parallel_residual=False, **common),
+        # GPT-Neo alternates global and local (windowed) attention; a window of 6 shows in short prompts
+        "gpt_neo": GPTNeoConfig(hidden_size=64, intermediate_size=96, num_layers=2, num_heads=4,
+                                attention_types=[[["global", "local"], 1]], window_size=6,
+                                max_position_embeddings=256, bos_token_id=0, eos_token_id=0, **common),
+        "phi": PhiConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                         partial_rotary_factor=0.5, max_position_embeddings=256, bos_token_id=0, eos_token_id=0,
+                         **common),
+        "opt": OPTConfig(hidden_size=64, ffn_dim=96, num_hidden_layers=2, num_attention_heads=4,
+                         word_embed_proj_dim=64, max_position_embeddings=256, pad_token_id=1,
+                         bos_token_id=0, eos_token_id=0, **common),
         "bert": BertConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                            num_attention_heads=4, max_position_embeddings=256, **common),
         "distilbert": DistilBertConfig(dim=64, hidden_dim=96, n_layers=2, n_heads=4,
@@ -82,7 +92,7 @@ def _configs(vocab: int):
     }
 
 
-CAUSAL = ["llama", "qwen2", "gemma2", "gpt2", "gpt_neox", "gpt_neox_seq"]
+CAUSAL = ["llama", "qwen2", "gemma2", "gpt2", "gpt_neox", "gpt_neox_seq", "gpt_neo", "phi", "opt"]
 ENCODERS = ["bert", "distilbert"]
 ALL = CAUSAL + ENCODERS
 
@@ -95,7 +105,7 @@ def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
     torch.manual_seed(0)
     cfg = _configs(len(tokenizer))[kind]
     cls = AutoModel if kind in ENCODERS else AutoModelForCausalLM
-    if kind == "gemma2":  # Gemma 2 supports only eager attention in transformers
+    if kind in ("gemma2", "gpt_neo"):  # eager attention only in transformers (GPT-Neo: or flash)
         attn_implementation = "eager"
     hf = cls.from_config(cfg, attn_implementation=attn_implementation)
     # random init is tiny; scale up so that logits vary and attention is not uniform

@@ -60,11 +60,13 @@ def test_occlusion_matches_explicit_reruns(tiny_causal):
     np.testing.assert_allclose(occ.scores, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("baseline", ["space", "half"])
+@pytest.mark.parametrize("baseline", ["space", "reversed"])
 def test_ig_completeness_at_64_steps(tiny_causal, baseline):
     m = tiny_causal
-    if baseline == "half":  # a user tensor: the input's embeddings scaled by a half
-        baseline = 0.5 * m.embed(m.to_tokens(PROMPT))[0].detach()
+    if baseline == "reversed":  # a user tensor: the reversed prompt's embeddings (not a scaled
+        # copy of the input's: pre-LayerNorm models such as OPT and Phi barely see a scale)
+        x = m.embed(m.to_tokens(PROMPT))[0].detach()
+        baseline = x.flip(0)
     a = iw.attribute(m, PROMPT, target=" dog", n_steps=64, baseline=baseline)
     fx_fb = float(a.target_value[0] - a.baseline_value[0])
     assert abs(fx_fb) > 0.05
@@ -225,7 +227,8 @@ def test_ig_per_token_matches_a_hand_riemann_sum(tiny_causal):
     """Completeness checks only the sum. Each token's default adaptive IG score must match a
     hand-written midpoint Riemann sum of 4,000 autograd gradients along the same path
     (end-of-text embedding at every position but the first, which is kept); measured:
-    within 4e-5 of the largest score, in 21 evaluations."""
+    within 4e-5 of the largest score, in 21 evaluations (OPT, whose ReLUs kink the path: 1%
+    in more)."""
     m = tiny_causal
     ids = m.to_tokens(PROMPT)
     x = m.embed(ids)[0].detach()
@@ -241,8 +244,10 @@ def test_ig_per_token_matches_a_hand_riemann_sum(tiny_causal):
         (g,) = torch.autograd.grad(out.sum(), xs)
         grads += g.sum(0)
     ref = ((x - base) * grads / n).sum(-1).numpy()
-    a = iw.attribute(m, PROMPT, target=" dog")
-    assert a.n_evals < 50
+    # 1% and no absolute floor: these tiny models' spans (~0.4) are near the default floor
+    # of 0.02, and OPT's ReLU path takes refinement to reach 1% per token
+    a = iw.attribute(m, PROMPT, target=" dog", tolerance=0.01, atol=0)
+    assert a.n_evals < (80 if m.config.model_type == "opt" else 50)
     np.testing.assert_allclose(a.scores, ref, atol=0.01 * np.abs(ref).max())
 
 

@@ -69,7 +69,7 @@ def test_residual_stream_decomposes(tiny_model):
                 ref = m.hf(m.to_tokens(TEXT), output_hidden_states=True).hidden_states
                 torch.testing.assert_close(g("hook_normalized_resid_post"), ref[-1], **tol)
                 torch.testing.assert_close(got["blocks.0.hook_resid_pre"], ref[0], **tol)
-        elif name == "gpt_neox" and m.config.use_parallel_residual:
+        elif name in ("gpt_neox", "phi") and (name == "phi" or m.config.use_parallel_residual):
             assert f"blocks.{layer}.hook_resid_mid" not in got
             torch.testing.assert_close(g("hook_resid_post"), g("hook_resid_pre") + g("hook_attn_out") + g("hook_mlp_out"), **tol)
         else:
@@ -84,7 +84,7 @@ def test_residual_stream_decomposes(tiny_model):
 def test_pattern_matches_hf_eager(tiny_tokenizer):
     """Our attention function (switched in for pattern hooks) gives the patterns HF's own
     eager attention returns, and the same logits as the model's sdpa run."""
-    for kind in ("llama", "gemma2", "gpt2", "gpt_neox", "bert", "distilbert"):
+    for kind in ("llama", "gemma2", "gpt2", "gpt_neox", "gpt_neo", "phi", "opt", "bert", "distilbert"):
         m = build_tiny(kind, tiny_tokenizer, attn_implementation="eager")
         ids = m.to_tokens(TEXT)
         ref = m.hf(ids, output_attentions=True)
@@ -96,7 +96,51 @@ def test_pattern_matches_hf_eager(tiny_tokenizer):
         with m2.hooks([("blocks.0.attn.hook_pattern", lambda t, n: t)]):
             hooked = m2(ids)
         torch.testing.assert_close(hooked, plain, atol=1e-4, rtol=1e-4)
-        assert m2.config._attn_implementation == ("eager" if kind == "gemma2" else "sdpa")
+        assert m2.config._attn_implementation == ("eager" if kind in ("gemma2", "gpt_neo") else "sdpa")
+
+
+def test_written_pattern_feeds_the_values(tiny_causal):
+    """A pattern written through the hook is what multiplies V: attending only to the first
+    token makes every position's head output (hook_z) equal the first position's."""
+    m = tiny_causal
+    ids = m.to_tokens(TEXT)
+
+    def first_only(p, name):
+        q = torch.zeros_like(p)
+        q[..., 0] = 1
+        return q
+
+    got = {}
+    with m.hooks([("blocks.1.attn.hook_pattern", first_only),
+                  ("blocks.1.attn.hook_z", lambda z, n: got.__setitem__("z", z.detach().clone()))]):
+        m(ids)
+    z = got["z"][0]
+    torch.testing.assert_close(z, z[:1].expand_as(z), atol=1e-5, rtol=1e-5)
+    plain, _ = _read(m, ["blocks.1.attn.hook_z"], ids)
+    assert not torch.allclose(plain["blocks.1.attn.hook_z"][0], z, atol=1e-3)
+    assert "_attn" not in vars(m._sites["blocks.1.attn.hook_pattern"].module)  # GPT-Neo's method restored
+
+
+def test_gpt_neo_local_layers_see_only_their_window(tiny_tokenizer):
+    """GPT-Neo alternates global and local attention (window 6 in the tiny model): the local
+    layer's pattern is zero beyond the window, the global layer's is not."""
+    m = build_tiny("gpt_neo", tiny_tokenizer)
+    ids = m.to_tokens(TEXT)
+    assert ids.shape[1] > 8
+    got, _ = _read(m, ["blocks.0.attn.hook_pattern", "blocks.1.attn.hook_pattern"], ids)
+    q, k = torch.meshgrid(torch.arange(ids.shape[1]), torch.arange(ids.shape[1]), indexing="ij")
+    far = q - k >= 6
+    assert got["blocks.1.attn.hook_pattern"][0][:, far].abs().max() == 0
+    assert got["blocks.0.attn.hook_pattern"][0][:, far].abs().min() > 0
+
+
+def test_post_layernorm_opt_is_refused(tiny_tokenizer):
+    from transformers import OPTConfig, OPTForCausalLM
+
+    cfg = OPTConfig(hidden_size=64, ffn_dim=96, num_hidden_layers=1, num_attention_heads=4,
+                    vocab_size=len(tiny_tokenizer), do_layer_norm_before=False, word_embed_proj_dim=32)
+    with pytest.raises(ValueError, match="pre-LayerNorm OPT"):
+        iw.Model(OPTForCausalLM(cfg), tiny_tokenizer)
 
 
 def test_write_resid_patch_reproduces_other_run(tiny_causal):

@@ -31,7 +31,8 @@ def hook_read(model, text, layer, index):
             model.forward_hidden(model.to_tokens(text))
     finally:
         h.remove()
-    x = got["x"][0].float().numpy()
+    n = model.to_tokens(text).shape[1]
+    x = got["x"].reshape(-1, n, got["x"].shape[-1])[0].float().numpy()  # OPT's MLP sees [batch * pos, d]
     return x if index is None else x[:, index]
 
 
