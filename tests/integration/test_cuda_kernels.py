@@ -178,3 +178,28 @@ def test_encoder_heads_on_cuda():
         np.testing.assert_allclose(pa.values, pb.values, atol=2e-3)
         aa, ab = (iw.ablate(m, TEXT, heads=[(1, 2)]) for m in (gpu_m, cpu_m))
         assert aa.readout == ab.readout and aa.kl == pytest.approx(ab.kl, rel=1e-2, abs=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["gpt_neo", "opt", "phi"])
+def test_more_causal_families_on_cuda(kind):
+    """GPT-Neo (its own attention with the pattern hook), OPT (flattened MLP positions) and
+    Phi (parallel blocks) on the GPU agree with the CPU: attribution, patterns, patching."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tiny_models import build_tiny, make_tiny_tokenizer
+
+    tok = make_tiny_tokenizer()
+    cpu_m = build_tiny(kind, tok)
+    gpu_m = iw.Model(build_tiny(kind, tok).hf.to("cuda"), tok)
+    text, corrupt = "When Mary and John went to the store, John gave", "When Mary and John went to the store, Mary gave"
+    a, b = (iw.attribute(m, text, target=" a", progress=False) for m in (gpu_m, cpu_m))
+    np.testing.assert_allclose(a.scores, b.scores, atol=1e-3 * np.abs(b.scores).max())
+    pa, pb = (iw.attention(m, text).patterns for m in (gpu_m, cpu_m))
+    np.testing.assert_allclose(pa, pb, atol=1e-4)
+    ca, cb = (iw.run_with_cache(m, text, names="blocks.1.mlp.hook_post")["blocks.1.mlp.hook_post"] for m in (gpu_m, cpu_m))
+    assert ca.shape == cb.shape and ca.shape[:2] == (1, len(gpu_m.to_str_tokens(text)))
+    np.testing.assert_allclose(ca.float().cpu().numpy(), cb.float().cpu().numpy(), atol=1e-4)
+    qa, qb = (iw.patch(m, text, corrupt, (" Mary", " John"), progress=False) for m in (gpu_m, cpu_m))
+    np.testing.assert_allclose(qa.values, qb.values, atol=2e-3)
