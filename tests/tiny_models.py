@@ -54,8 +54,8 @@ def make_tiny_wordpiece():
 
 
 def _configs(vocab: int):
-    from transformers import (BertConfig, DistilBertConfig, Gemma2Config, GPT2Config, GPTNeoConfig, GPTNeoXConfig,
-                              LlamaConfig, OPTConfig, PhiConfig, Qwen2Config)
+    from transformers import (BertConfig, DistilBertConfig, Gemma2Config, Gemma3TextConfig, GPT2Config, GPTNeoConfig,
+                              GPTNeoXConfig, LlamaConfig, MistralConfig, OPTConfig, PhiConfig, Qwen2Config)
 
     common = dict(vocab_size=vocab)
     return {
@@ -68,6 +68,13 @@ def _configs(vocab: int):
         "gemma2": Gemma2Config(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                                num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                                max_position_embeddings=256, **common),
+        # sliding-window attention (Mistral; Gemma 3 mixes sliding and full layers, with sandwich
+        # norms): a window of 6 is crossed by the tests' prompts
+        "mistral": MistralConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=2, sliding_window=6, max_position_embeddings=256, **common),
+        "gemma3": Gemma3TextConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+                                   num_key_value_heads=2, head_dim=16, sliding_window=6, layer_types=["sliding_attention", "full_attention"],
+                                   max_position_embeddings=256, **common),
         "gpt2": GPT2Config(n_embd=64, n_layer=3, n_head=4, n_positions=256, **common),
         "gpt_neox": GPTNeoXConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                                   num_attention_heads=4, max_position_embeddings=256,
@@ -92,7 +99,7 @@ def _configs(vocab: int):
     }
 
 
-CAUSAL = ["llama", "qwen2", "gemma2", "gpt2", "gpt_neox", "gpt_neox_seq", "gpt_neo", "phi", "opt"]
+CAUSAL = ["llama", "qwen2", "gemma2", "mistral", "gemma3", "gpt2", "gpt_neox", "gpt_neox_seq", "gpt_neo", "phi", "opt"]
 ENCODERS = ["bert", "distilbert"]
 ALL = CAUSAL + ENCODERS
 
@@ -105,7 +112,7 @@ def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
     torch.manual_seed(0)
     cfg = _configs(len(tokenizer))[kind]
     cls = AutoModel if kind in ENCODERS else AutoModelForCausalLM
-    if kind in ("gemma2", "gpt_neo"):  # eager attention only in transformers (GPT-Neo: or flash)
+    if kind in ("gemma2", "gemma3", "gpt_neo"):  # eager attention only (Gemma: the recommended one; GPT-Neo: or flash)
         attn_implementation = "eager"
     hf = cls.from_config(cfg, attn_implementation=attn_implementation)
     # random init is tiny; scale up so that logits vary and attention is not uniform

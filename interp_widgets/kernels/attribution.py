@@ -299,10 +299,13 @@ def _targets(model, ids, n_prompt, cont_ids, target, position, score, extra=None
         read = [n_prompt - 1]
 
     out = []
+    # a continuation token is labelled as the view shows it in its context (a token that
+    # completes a split character shows the character, not its last byte)
+    pieces = model.to_str_tokens(ids) if target is None else None
     for r in read:
         if target is None:
             tok = int(ids[r + 1])
-            out.append(_Target(r, _token_metric(tok, score), repr(model.to_str_tokens([tok])[0])))
+            out.append(_Target(r, _token_metric(tok, score), repr(pieces[r + 1])))
             continue
         for t in (target if isinstance(target, list) else [target]):
             out.append(_single_target(model, r, t, score))

@@ -124,6 +124,17 @@ def _skip_layers_before(model: Model, layer: int, as_tuple: bool):
             layers[i] = mod
 
 
+def _full_cache() -> dict:
+    """Forward arguments for a KV cache that keeps every position in every layer. Left to
+    itself, a model with sliding-window layers (Mistral, Gemma 2/3) caches only the last
+    window of keys there, and a prefix cut from it holds the wrong positions (patching
+    gave wrong values on a window of 6). With full layers the model's own sliding mask,
+    computed from absolute positions, still hides what lies outside the window."""
+    from transformers import DynamicCache
+
+    return {"use_cache": True, "past_key_values": DynamicCache()}
+
+
 def _prefix_cache(model: Model, kv: list[tuple[torch.Tensor, torch.Tensor]], p0: int, batch: int):
     """A fresh KV cache holding the corrupted run's keys/values of positions ``< p0``."""
     if p0 == 0:
@@ -132,8 +143,8 @@ def _prefix_cache(model: Model, kv: list[tuple[torch.Tensor, torch.Tensor]], p0:
 
     data = [(k[:, :, :p0].expand(batch, -1, -1, -1).contiguous(),
              v[:, :, :p0].expand(batch, -1, -1, -1).contiguous()) for k, v in kv]
-    try:
-        return DynamicCache(ddp_cache_data=data, config=model.hf.config)
+    try:  # full layers (see _full_cache)
+        return DynamicCache(ddp_cache_data=data)
     except TypeError:  # older transformers
         return DynamicCache.from_legacy_cache(tuple(data))
 
@@ -157,7 +168,7 @@ class _Runs:
                 with model.hooks(self._store(self.clean_acts, None)):
                     self.clean_logits = read_logits(model.forward_hidden(clean_ids))
                 with model.hooks(self._store(self.corrupt_acts, self.resid_pre)):
-                    out = model.base(input_ids=corrupt_ids, **({"use_cache": True} if model.is_causal else {}))
+                    out = model.base(input_ids=corrupt_ids, **(_full_cache() if model.is_causal else {}))
         finally:
             h.remove()
         self.as_tuple = bool(out_tuple and out_tuple[0])

@@ -84,7 +84,7 @@ def test_residual_stream_decomposes(tiny_model):
 def test_pattern_matches_hf_eager(tiny_tokenizer):
     """Our attention function (switched in for pattern hooks) gives the patterns HF's own
     eager attention returns, and the same logits as the model's sdpa run."""
-    for kind in ("llama", "gemma2", "gpt2", "gpt_neox", "gpt_neo", "phi", "opt", "bert", "distilbert"):
+    for kind in ("llama", "gemma2", "mistral", "gemma3", "gpt2", "gpt_neox", "gpt_neo", "phi", "opt", "bert", "distilbert"):
         m = build_tiny(kind, tiny_tokenizer, attn_implementation="eager")
         ids = m.to_tokens(TEXT)
         ref = m.hf(ids, output_attentions=True)
@@ -96,7 +96,7 @@ def test_pattern_matches_hf_eager(tiny_tokenizer):
         with m2.hooks([("blocks.0.attn.hook_pattern", lambda t, n: t)]):
             hooked = m2(ids)
         torch.testing.assert_close(hooked, plain, atol=1e-4, rtol=1e-4)
-        assert m2.config._attn_implementation == ("eager" if kind in ("gemma2", "gpt_neo") else "sdpa")
+        assert m2.config._attn_implementation == ("eager" if kind in ("gemma2", "gemma3", "gpt_neo") else "sdpa")
 
 
 def test_written_pattern_feeds_the_values(tiny_causal):
@@ -161,7 +161,7 @@ def test_write_head_z_equals_weight_edit(tiny_causal):
     projection (an independent computation)."""
     m = tiny_causal
     ids = m.to_tokens(TEXT)
-    d_head = m.d_model // m.n_heads if m.config.model_type != "gemma2" else m.config.head_dim
+    d_head = getattr(m.config, "head_dim", None) or m.d_model // m.n_heads
 
     def ablate(z, name):
         z = z.clone()
@@ -187,7 +187,7 @@ def test_mlp_post_feeds_down_projection(tiny_causal):
     m = tiny_causal
     got, _ = _read(m, ["blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out"], m.to_tokens(TEXT))
     down = m._sites["blocks.0.mlp.hook_post"].module
-    if m.config.model_type == "gemma2":  # sandwich norm after the MLP
+    if hasattr(m._layers[0], "post_feedforward_layernorm"):  # Gemma 2/3: sandwich norm after the MLP
         expected = m._layers[0].post_feedforward_layernorm(down(got["blocks.0.mlp.hook_post"]))
     else:
         expected = down(got["blocks.0.mlp.hook_post"])
