@@ -48,12 +48,18 @@ class _Site:
     flat_in: the block whose input gives [batch, pos] when the module sees the positions
         flattened into one dimension (OPT's MLP runs on [batch * pos, d]); the user gets
         [batch, pos, ...] all the same.
+    "resid_mid" (pre-norm blocks): the block's input plus the output of ``module``, the last
+        module of the attention branch, with ``block`` the block. A write replaces that
+        output by ``new - resid_pre``, so that the new value reaches both the MLP and the
+        skip connection. (A pre-hook on the MLP's norm would read the same value, but HF
+        keeps its own reference for the skip, so a write there reached the MLP only.)
     """
 
     module: nn.Module
     where: str
     heads: int = 0
     flat_in: Optional[nn.Module] = None
+    block: Optional[nn.Module] = None
 
 
 @dataclass
@@ -77,7 +83,7 @@ def _llama_sites(block, n_heads):
         "attn.hook_pattern": _Site(attn, "pattern"),
         "attn.hook_z": _Site(attn.o_proj, "in", heads=n_heads),
         "hook_attn_out": _Site(block.post_attention_layernorm if sandwich else attn, "out"),
-        "hook_resid_mid": _Site(block.pre_feedforward_layernorm if sandwich else block.post_attention_layernorm, "in"),
+        "hook_resid_mid": _Site(block.post_attention_layernorm if sandwich else attn, "resid_mid", block=block),
         "mlp.hook_post": _Site(mlp.down_proj, "in"),
         "hook_mlp_out": _Site(block.post_feedforward_layernorm if sandwich else mlp, "out"),
         "hook_resid_post": _Site(block, "out"),
@@ -90,7 +96,7 @@ def _gpt2_sites(block, n_heads):
         "attn.hook_pattern": _Site(block.attn, "pattern"),
         "attn.hook_z": _Site(block.attn.c_proj, "in", heads=n_heads),
         "hook_attn_out": _Site(block.attn, "out"),
-        "hook_resid_mid": _Site(block.ln_2, "in"),
+        "hook_resid_mid": _Site(block.attn, "resid_mid", block=block),
         "mlp.hook_post": _Site(block.mlp.c_proj, "in"),
         "hook_mlp_out": _Site(block.mlp, "out"),
         "hook_resid_post": _Site(block, "out"),
@@ -108,7 +114,7 @@ def _neox_sites(block, n_heads):
         "hook_resid_post": _Site(block, "out"),
     }
     if not getattr(block, "use_parallel_residual", False):
-        sites["hook_resid_mid"] = _Site(block.post_attention_layernorm, "in")
+        sites["hook_resid_mid"] = _Site(block.attention, "resid_mid", block=block)
     return sites
 
 
@@ -134,7 +140,7 @@ def _gpt_neo_sites(block, n_heads):
         "attn.hook_pattern": _Site(attn, "neo_pattern"),
         "attn.hook_z": _Site(attn.out_proj, "in", heads=n_heads),
         "hook_attn_out": _Site(block.attn, "out"),
-        "hook_resid_mid": _Site(block.ln_2, "in"),
+        "hook_resid_mid": _Site(block.attn, "resid_mid", block=block),
         "mlp.hook_post": _Site(block.mlp.c_proj, "in"),
         "hook_mlp_out": _Site(block.mlp, "out"),
         "hook_resid_post": _Site(block, "out"),
@@ -148,7 +154,7 @@ def _opt_sites(block, n_heads):
         "attn.hook_pattern": _Site(block.self_attn, "pattern"),
         "attn.hook_z": _Site(block.self_attn.out_proj, "in", heads=n_heads),
         "hook_attn_out": _Site(block.self_attn, "out"),
-        "hook_resid_mid": _Site(block.final_layer_norm, "in", flat_in=block),
+        "hook_resid_mid": _Site(block.self_attn, "resid_mid", block=block),
         "mlp.hook_post": _Site(block.fc2, "in", flat_in=block),
         "hook_mlp_out": _Site(block.fc2, "out", flat_in=block),
         "hook_resid_post": _Site(block, "out"),
@@ -722,8 +728,12 @@ class Model:
         handles, pattern_modules, saved_impl, neo_modules = [], [], {}, []
         self._lock.acquire()
         try:
+            # resid_mid hooks go last: they read (and write) the attention branch's output
+            # after any hook_attn_out hook on the same module, and the block's input after
+            # any hook_resid_pre hook
+            fwd_hooks = [(self.resolve(n), fn) for n, fn in fwd_hooks]
+            fwd_hooks.sort(key=lambda h: self._sites[h[0]].where == "resid_mid")
             for name, fn in fwd_hooks:
-                name = self.resolve(name)
                 site = self._sites[name]
                 if site.flat_in is not None:
                     fn = self._unflatten_for(site.flat_in, fn, handles)
@@ -737,6 +747,10 @@ class Model:
                         neo_modules.append(site.module)
                 elif site.where == "out":
                     handles.append(site.module.register_forward_hook(_out_hook(name, fn)))
+                elif site.where == "resid_mid":
+                    box: dict = {}
+                    handles.append(site.block.register_forward_pre_hook(_keep_input(box), with_kwargs=True))
+                    handles.append(site.module.register_forward_hook(_resid_mid_hook(name, fn, box)))
                 elif site.where == "normalized":
                     handles.append(site.module.register_forward_hook(_normalized_hook(name, fn), with_kwargs=True))
                 else:
@@ -928,6 +942,23 @@ def _out_hook(name, fn):
         new = fn(t, name)
         if new is not None:
             return _replace_first(output, new)
+    return hook
+
+
+def _keep_input(box: dict):
+    def hook(module, args, kwargs):
+        box["x"] = args[0] if args else kwargs["hidden_states"]
+    return hook
+
+
+def _resid_mid_hook(name, fn, box):
+    """On the attention branch's last module: resid_mid = the block's input + this output."""
+    def hook(module, args, output):
+        pre = box["x"]
+        branch = output[0] if isinstance(output, tuple) else output
+        new = fn(pre + branch, name)
+        if new is not None:
+            return _replace_first(output, new - pre)
     return hook
 
 

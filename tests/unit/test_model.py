@@ -156,6 +156,44 @@ def test_write_resid_patch_reproduces_other_run(tiny_causal):
     assert not torch.allclose(m(a), out_b)
 
 
+def test_write_resid_mid_reaches_the_skip_connection(tiny_model):
+    """Writing resid_mid with another run's values at every position gives exactly the other
+    run's output (the new value feeds the MLP and the skip connection alike), and the block
+    then adds its MLP output to it. (It used to reach the MLP's input only.)"""
+    m = tiny_model
+    name = "blocks.1.hook_resid_mid"
+    if name not in m.hook_names:  # parallel attention and MLP: there is no resid_mid
+        assert m.config.model_type in ("gpt_neox", "phi")
+        return
+    a, b = m.to_tokens("John gave a drink to Mary"), m.to_tokens("Mary gave a drink to John")
+    got, out_b = _read(m, [name], b)
+    seen = {}
+    keep = lambda t, n: seen.__setitem__(n, t.detach().clone())  # noqa: E731
+    with m.hooks([(name, lambda t, n: got[name]), ("blocks.1.hook_mlp_out", keep), ("blocks.1.hook_resid_post", keep)]):
+        patched = m(a)
+    torch.testing.assert_close(patched, out_b, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(m(a), out_b)
+    if m.is_causal:  # pre-norm: resid_post = resid_mid + mlp_out
+        torch.testing.assert_close(seen["blocks.1.hook_resid_post"], got[name] + seen["blocks.1.hook_mlp_out"], atol=1e-5, rtol=1e-5)
+
+
+def test_resid_mid_and_attn_out_hooks_compose(tiny_causal):
+    """A hook_attn_out write is seen by a resid_mid hook on the same block, whichever order
+    they are given in (resid_mid = resid_pre + the written attention output)."""
+    m = tiny_causal
+    if "blocks.0.hook_resid_mid" not in m.hook_names:
+        return
+    ids = m.to_tokens(TEXT)
+    for order in (1, -1):
+        seen = {}
+        hooks = [("blocks.0.hook_attn_out", lambda t, n: torch.zeros_like(t)),
+                 ("blocks.0.hook_resid_mid", lambda t, n: seen.__setitem__("mid", t.detach().clone())),
+                 ("blocks.0.hook_resid_pre", lambda t, n: seen.__setitem__("pre", t.detach().clone()))][::order]
+        with m.hooks(hooks):
+            m(ids)
+        torch.testing.assert_close(seen["mid"], seen["pre"])
+
+
 def test_write_head_z_equals_weight_edit(tiny_causal):
     """Zero-ablating head 1 through hook_z equals zeroing that head's columns of the output
     projection (an independent computation)."""

@@ -91,8 +91,13 @@ def test_exact_patching_matches_hand_written_hooks(tiny_causal, site):
 
 def test_all_positions_reproduce_the_clean_run(tiny_causal):
     m = tiny_causal
-    r = iw.patch(m, CLEAN, CORRUPT, METRIC, site="resid_pre", positions="all", progress=False)
-    np.testing.assert_allclose(r.values, np.ones(m.n_layers), atol=1e-4)
+    # every position of the residual stream carries the whole clean run (resid_mid too: a
+    # write there reaches the skip connection, not only the MLP)
+    for site in ("resid_pre", "resid_mid", "resid_post"):
+        if site == "resid_mid" and "blocks.0.hook_resid_mid" not in m.hook_names:
+            continue  # parallel attention and MLP
+        r = iw.patch(m, CLEAN, CORRUPT, METRIC, site=site, positions="all", progress=False)
+        np.testing.assert_allclose(r.values, np.ones(m.n_layers), atol=1e-4, err_msg=site)
 
     # patching the clean run into itself changes nothing: 1 everywhere, at every site and cell
     for site in ("resid_pre", "attn_out", "z"):
