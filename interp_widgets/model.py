@@ -440,7 +440,6 @@ class Model:
         self._attn_configs = {id(s.module.config): s.module.config
                               for s in self._sites.values()
                               if s.where == "pattern" and hasattr(s.module, "config")}
-        self._flat_shapes: dict[int, torch.Size] = {}  # id(block) -> [batch, pos] of its input
 
     # ---- facts -----------------------------------------------------------------------
     @property
@@ -735,8 +734,10 @@ class Model:
             fwd_hooks.sort(key=lambda h: self._sites[h[0]].where == "resid_mid")
             for name, fn in fwd_hooks:
                 site = self._sites[name]
-                if site.flat_in is not None:
-                    fn = self._unflatten_for(site.flat_in, fn, handles)
+                if site.flat_in is not None:  # OPT's MLP: the block's input gives [batch, pos]
+                    box = {}
+                    handles.append(site.flat_in.register_forward_pre_hook(_keep_input(box), with_kwargs=True))
+                    fn = _unflattened(fn, box)
                 if site.where in ("pattern", "neo_pattern"):
                     if not _pattern_hooks:
                         _register_pattern_attention()
@@ -775,25 +776,6 @@ class Model:
             for key, impl in saved_impl.items():
                 self._attn_configs[key]._attn_implementation = impl
             self._lock.release()
-
-    def _unflatten_for(self, block: nn.Module, fn: HookFn, handles: list) -> HookFn:
-        """Wrap ``fn`` for a module that sees ``block``'s positions flattened ([batch * pos,
-        ...]): it gets and returns [batch, pos, ...]. Registers (once per block) the pre-hook
-        that records the block's [batch, pos]."""
-        key = id(block)
-        if not any(getattr(h, "_iw_block", None) == key for h in handles):
-            def record(module, args, kwargs):
-                x = args[0] if args else kwargs.get("hidden_states")
-                self._flat_shapes[key] = x.shape[:-1]
-            h = block.register_forward_pre_hook(record, with_kwargs=True)
-            h._iw_block = key
-            handles.insert(0, h)
-
-        def wrapped(t, name):
-            shape = self._flat_shapes[key]
-            new = fn(t.view(*shape, *t.shape[1:]) if t.dim() >= 1 and t.shape[0] == shape.numel() else t, name)
-            return None if new is None else new.reshape(t.shape)
-        return wrapped
 
     @torch.no_grad()
     def read_activations(self, names: Sequence[str], input_ids: torch.Tensor,
@@ -949,6 +931,15 @@ def _keep_input(box: dict):
     def hook(module, args, kwargs):
         box["x"] = args[0] if args else kwargs["hidden_states"]
     return hook
+
+
+def _unflattened(fn, box):
+    """``fn`` for a module that sees the block's positions flattened ([batch * pos, ...]):
+    it gets and returns [batch, pos, ...]; ``box`` holds the block's input."""
+    def wrapped(t, name):
+        new = fn(t.view(*box["x"].shape[:-1], *t.shape[1:]), name)
+        return None if new is None else new.reshape(t.shape)
+    return wrapped
 
 
 def _resid_mid_hook(name, fn, box):
