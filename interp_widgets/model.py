@@ -77,17 +77,29 @@ class _Family:
 
 def _llama_sites(block, n_heads):
     attn, mlp = block.self_attn, block.mlp
-    sandwich = hasattr(block, "pre_feedforward_layernorm")  # Gemma 2/3: norms around each sublayer
-    return {
+    # Gemma 2/3 and OLMo 2 norm each sublayer's output before it joins the residual stream:
+    # that norm's output is what the sublayer adds
+    post = hasattr(block, "post_feedforward_layernorm")
+    # attention and MLP reading the same input in parallel (StableLM's option, Cohere): no resid_mid
+    parallel = bool(getattr(block, "use_parallel_residual", False)) or (
+        not post and getattr(block, "post_attention_layernorm", None) is None)
+    sites = {
         "hook_resid_pre": _Site(block, "in"),
         "attn.hook_pattern": _Site(attn, "pattern"),
         "attn.hook_z": _Site(attn.o_proj, "in", heads=n_heads),
-        "hook_attn_out": _Site(block.post_attention_layernorm if sandwich else attn, "out"),
-        "hook_resid_mid": _Site(block.post_attention_layernorm if sandwich else attn, "resid_mid", block=block),
-        "mlp.hook_post": _Site(mlp.down_proj, "in"),
-        "hook_mlp_out": _Site(block.post_feedforward_layernorm if sandwich else mlp, "out"),
+        "hook_attn_out": _Site(block.post_attention_layernorm if post else attn, "out"),
+        "hook_mlp_out": _Site(block.post_feedforward_layernorm if post else mlp, "out"),
         "hook_resid_post": _Site(block, "out"),
     }
+    if not parallel:
+        sites["hook_resid_mid"] = _Site(block.post_attention_layernorm if post else attn, "resid_mid", block=block)
+    # the neurons: the input of the MLP's output projection (StarCoder 2 calls it c_proj); a
+    # mixture of experts has none shared by every token, so no mlp.hook_post (a dense layer
+    # among sparse ones, as in Qwen-MoE's mlp_only_layers, keeps it)
+    down = getattr(mlp, "down_proj", None) or getattr(mlp, "c_proj", None)
+    if isinstance(down, nn.Linear):
+        sites["mlp.hook_post"] = _Site(down, "in")
+    return sites
 
 
 def _gpt2_sites(block, n_heads):
@@ -98,6 +110,34 @@ def _gpt2_sites(block, n_heads):
         "hook_attn_out": _Site(block.attn, "out"),
         "hook_resid_mid": _Site(block.attn, "resid_mid", block=block),
         "mlp.hook_post": _Site(block.mlp.c_proj, "in"),
+        "hook_mlp_out": _Site(block.mlp, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+
+
+def _gpt_bigcode_sites(block, n_heads):
+    # SantaCoder / StarCoder 1: GPT-2's layout with multi-query attention
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.attn, "pattern"),
+        "attn.hook_z": _Site(block.attn.c_proj, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.attn, "out"),
+        "hook_resid_mid": _Site(block.attn, "resid_mid", block=block),
+        "mlp.hook_post": _Site(block.mlp.c_proj, "in"),
+        "hook_mlp_out": _Site(block.mlp, "out"),
+        "hook_resid_post": _Site(block, "out"),
+    }
+
+
+def _gptj_sites(block, n_heads):
+    # GPT-J: attention and MLP read ln_1's output in parallel (no resid_mid); its attention
+    # computes the pattern in its own eager _attn method, like GPT-Neo's
+    return {
+        "hook_resid_pre": _Site(block, "in"),
+        "attn.hook_pattern": _Site(block.attn, "neo_pattern"),
+        "attn.hook_z": _Site(block.attn.out_proj, "in", heads=n_heads),
+        "hook_attn_out": _Site(block.attn, "out"),
+        "mlp.hook_post": _Site(block.mlp.fc_out, "in"),
         "hook_mlp_out": _Site(block.mlp, "out"),
         "hook_resid_post": _Site(block, "out"),
     }
@@ -206,7 +246,8 @@ FAMILIES = [
     _Family(
         name="llama",
         model_types=("llama", "mistral", "qwen2", "qwen3", "smollm3", "gemma", "gemma2",
-                     "gemma3_text", "phi3", "olmo"),
+                     "gemma3_text", "phi3", "olmo", "olmo2", "stablelm", "starcoder2",
+                     "mixtral", "qwen2_moe", "olmoe"),
         causal=True,
         base=_base("model"),
         embed=lambda b: b.embed_tokens,
@@ -224,6 +265,27 @@ FAMILIES = [
         final_norm=lambda b: b.ln_f,
         block_sites=_gpt2_sites,
         pos_embed=lambda b: b.wpe,
+    ),
+    _Family(
+        name="gpt_bigcode",
+        model_types=("gpt_bigcode",),
+        causal=True,
+        base=_base("transformer"),
+        embed=lambda b: b.wte,
+        layers=lambda b: b.h,
+        final_norm=lambda b: b.ln_f,
+        block_sites=_gpt_bigcode_sites,
+        pos_embed=lambda b: b.wpe,
+    ),
+    _Family(
+        name="gptj",
+        model_types=("gptj",),
+        causal=True,
+        base=_base("transformer"),
+        embed=lambda b: b.wte,
+        layers=lambda b: b.h,
+        final_norm=lambda b: b.ln_f,
+        block_sites=_gptj_sites,
     ),
     _Family(
         name="gpt_neo",
@@ -364,14 +426,19 @@ def _register_pattern_attention() -> None:
 
 
 def _neo_attn(module, query, key, value, attention_mask=None):
-    """GPT-Neo's own eager attention (``GPTNeoSelfAttention._attn``: float32 scores without
-    scaling, its causal or local-window mask), with a hook on the probabilities."""
+    """The eager attention of GPT-Neo (``GPTNeoSelfAttention._attn``: float32 scores without
+    scaling, its causal or local-window mask buffer) and of GPT-J (``GPTJAttention._attn``:
+    float32 scores over sqrt(d_head), the model's causal mask), with a hook on the
+    probabilities."""
     query, key = query.to(torch.float32), key.to(torch.float32)
     scores = torch.matmul(query, key.transpose(-1, -2))
-    q_len, k_len = query.size(-2), key.size(-2)
-    causal = module.bias[:, :, k_len - q_len: k_len, :k_len]
-    scores = torch.where(causal, scores, torch.tensor(torch.finfo(scores.dtype).min, dtype=scores.dtype,
-                                                      device=scores.device))
+    if hasattr(module, "scale_attn"):  # GPT-J
+        scores = scores / module.scale_attn
+    window = getattr(module, "bias", None)  # GPT-Neo's mask buffer
+    if isinstance(window, torch.Tensor):
+        q_len, k_len = query.size(-2), key.size(-2)
+        scores = torch.where(window[:, :, k_len - q_len: k_len, :k_len], scores,
+                             torch.tensor(torch.finfo(scores.dtype).min, dtype=scores.dtype, device=scores.device))
     if attention_mask is not None:
         scores = scores + attention_mask
     pattern = torch.softmax(scores, dim=-1).to(value.dtype)
@@ -469,6 +536,14 @@ class Model:
         return self.hf.get_output_embeddings() if self.is_causal else None
 
     @property
+    def is_moe(self) -> bool:
+        """A mixture of experts (Mixtral, OLMoE, Qwen-MoE): some MLP layers route each token
+        to its top experts, so they have no mlp.hook_post, and outputs jump where a token's
+        routing switches."""
+        return any(n.endswith("hook_mlp_out") and n.replace("hook_mlp_out", "mlp.hook_post") not in self._sites
+                   for n in self._sites)
+
+    @property
     def is_masked_lm(self) -> bool:
         """An encoder with its masked-language-model head (logits at every position)."""
         return self.mlm_head is not None
@@ -557,6 +632,13 @@ class Model:
                 raise ValueError(f"layer {layer} is out of range: {self.name} has {self.n_layers} layers")
             name = f"blocks.{layer % self.n_layers}.{m.group(2)}"
         if name not in self._sites:
+            if m and m.group(2) == "mlp.hook_post" and f"{name[:-len('mlp.hook_post')]}hook_mlp_out" in self._sites:
+                with_neurons = [n.split(".")[1] for n in self._sites if n.endswith(".mlp.hook_post")]
+                raise ValueError(
+                    f"{name!r}: layer {name.split('.')[1]} of {self.name} is a mixture of experts, whose tokens go "
+                    f"through different experts' neurons, so it has no single neuron layer (mlp.hook_post); read "
+                    f"hook_mlp_out (the experts' weighted sum) instead"
+                    + (f". Layers with dense MLP neurons: {', '.join(with_neurons)}" if with_neurons else ""))
             suffixes = sorted({re.sub(r"^blocks\.\d+\.", "blocks.{l}.", n) for n in self._sites})
             raise ValueError(f"unknown hook point {name!r} for {self.family.name}; valid names: {', '.join(suffixes)}")
         return name

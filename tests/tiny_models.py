@@ -3,6 +3,8 @@ tokenizer trained on a few sentences (no hub access). Used by the unit tests."""
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 CORPUS = [
@@ -54,11 +56,39 @@ def make_tiny_wordpiece():
 
 
 def _configs(vocab: int):
-    from transformers import (BertConfig, DistilBertConfig, Gemma2Config, Gemma3TextConfig, GPT2Config, GPTNeoConfig,
-                              GPTNeoXConfig, LlamaConfig, MistralConfig, OPTConfig, PhiConfig, Qwen2Config)
+    from transformers import (BertConfig, CohereConfig, DistilBertConfig, Gemma2Config, Gemma3TextConfig, GemmaConfig,
+                              GPT2Config, GPTBigCodeConfig, GPTJConfig, GPTNeoConfig, GPTNeoXConfig, GraniteConfig,
+                              LlamaConfig, MistralConfig, MixtralConfig, Olmo2Config, OlmoConfig, OlmoeConfig,
+                              OPTConfig, Phi3Config, PhiConfig, Qwen2Config, Qwen2MoeConfig, Qwen3Config,
+                              SmolLM3Config, StableLmConfig, Starcoder2Config)
 
     common = dict(vocab_size=vocab)
+    ids = dict(pad_token_id=0, bos_token_id=0, eos_token_id=0)
+    L = dict(hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+             max_position_embeddings=256, **ids, **common)
     return {
+        # OLMo 2: norms after each sublayer (on its output), none before
+        "olmo2": Olmo2Config(num_key_value_heads=2, **L),
+        # GPT-J: parallel attention and MLP, partial rotary, its own eager _attn
+        "gptj": GPTJConfig(n_embd=64, n_layer=2, n_head=4, rotary_dim=8, n_positions=256, **ids, **common),
+        "stablelm": StableLmConfig(num_key_value_heads=4, partial_rotary_factor=0.25, **L),
+        "stablelm_par": StableLmConfig(num_key_value_heads=4, use_parallel_residual=True, qk_layernorm=True, **L),
+        "starcoder2": Starcoder2Config(num_key_value_heads=2, sliding_window=None, **L),
+        "gpt_bigcode": GPTBigCodeConfig(n_embd=64, n_layer=2, n_head=4, n_positions=256, multi_query=True, **ids, **common),
+        # mixtures of experts: no single neuron layer (mlp.hook_post), every other hook point
+        "mixtral": MixtralConfig(num_key_value_heads=2, num_local_experts=4, num_experts_per_tok=2, **L),
+        "qwen2_moe": Qwen2MoeConfig(num_key_value_heads=2, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=32,
+                                    shared_expert_intermediate_size=48, mlp_only_layers=[1], **L),
+        "olmoe": OlmoeConfig(num_key_value_heads=2, num_experts=4, num_experts_per_tok=2, **L),
+        "qwen3": Qwen3Config(num_key_value_heads=2, head_dim=16, **L),
+        "phi3": Phi3Config(num_key_value_heads=2, **L),
+        "olmo": OlmoConfig(num_key_value_heads=2, **L),
+        "smollm3": SmolLM3Config(num_key_value_heads=2, **L),
+        "gemma": GemmaConfig(num_key_value_heads=2, head_dim=16, **L),
+        # scaled residual branches, embeddings and logits (Granite); parallel blocks and scaled logits (Cohere)
+        "granite": GraniteConfig(num_key_value_heads=2, embedding_multiplier=12.0, residual_multiplier=0.22,
+                                 logits_scaling=8.0, attention_multiplier=0.0625, **L),
+        "cohere": CohereConfig(num_key_value_heads=2, logit_scale=0.0625, **L),
         "llama": LlamaConfig(hidden_size=64, intermediate_size=96, num_hidden_layers=3,
                              num_attention_heads=4, num_key_value_heads=2,
                              max_position_embeddings=256, **common),
@@ -99,9 +129,41 @@ def _configs(vocab: int):
     }
 
 
-CAUSAL = ["llama", "qwen2", "gemma2", "mistral", "gemma3", "gpt2", "gpt_neox", "gpt_neox_seq", "gpt_neo", "phi", "opt"]
-ENCODERS = ["bert", "distilbert"]
+CAUSAL = ["llama", "qwen2", "gemma2", "mistral", "gemma3", "gpt2", "gpt_neox", "gpt_neox_seq", "gpt_neo", "phi", "opt",
+          "olmo2", "gptj", "stablelm", "stablelm_par", "starcoder2", "gpt_bigcode", "mixtral", "qwen2_moe", "olmoe",
+          "qwen3", "phi3", "olmo", "smollm3", "gemma"]
+ENCODERS = ENCODER_KINDS = ["bert", "distilbert"]
+if os.environ.get("IW_TINY_FAMILIES"):  # e.g. IW_TINY_FAMILIES=olmo2,gptj: run the generic suite on these
+    CAUSAL = [k for k in os.environ["IW_TINY_FAMILIES"].split(",") if k not in ENCODERS]
+    ENCODERS = [k for k in os.environ["IW_TINY_FAMILIES"].split(",") if k in ENCODERS]
 ALL = CAUSAL + ENCODERS
+
+
+# built with eager attention: Gemma 2/3 (the recommended one), GPT-Neo and GPT-J (no sdpa)
+EAGER_ONLY = ("gemma2", "gemma3", "gpt_neo", "gptj")
+
+
+def is_parallel(config) -> bool:
+    """Whether the architecture runs attention and MLP on the same input (no resid_mid), read
+    from the HF config: GPT-J, Phi-1/2 and Cohere always; GPT-NeoX and StableLM by option."""
+    return config.model_type in ("gptj", "phi", "cohere") or bool(getattr(config, "use_parallel_residual", False))
+
+
+def is_moe(config) -> bool:
+    """A mixture of experts (Mixtral, OLMoE, Qwen-MoE), read from the HF config."""
+    return bool(getattr(config, "num_local_experts", 0) or getattr(config, "num_experts", 0))
+
+
+def dense_mlp_layers(config) -> list[int]:
+    """Layers whose MLP is one dense layer of neurons (mlp.hook_post), read from the HF
+    config: every layer but a mixture of experts' sparse ones (Qwen-MoE keeps the layers in
+    mlp_only_layers, and those off its decoder_sparse_step, dense)."""
+    n = config.num_hidden_layers
+    if not is_moe(config):
+        return list(range(n))
+    step = getattr(config, "decoder_sparse_step", 1) or 0
+    only = getattr(config, "mlp_only_layers", None) or []
+    return [l for l in range(n) if l in only or not (step > 0 and (l + 1) % step == 0)]
 
 
 def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
@@ -111,8 +173,8 @@ def build_tiny(kind: str, tokenizer, attn_implementation: str = "sdpa"):
 
     torch.manual_seed(0)
     cfg = _configs(len(tokenizer))[kind]
-    cls = AutoModel if kind in ENCODERS else AutoModelForCausalLM
-    if kind in ("gemma2", "gemma3", "gpt_neo"):  # eager attention only (Gemma: the recommended one; GPT-Neo: or flash)
+    cls = AutoModel if kind in ENCODER_KINDS else AutoModelForCausalLM
+    if kind in EAGER_ONLY:
         attn_implementation = "eager"
     hf = cls.from_config(cfg, attn_implementation=attn_implementation)
     # random init is tiny; scale up so that logits vary and attention is not uniform

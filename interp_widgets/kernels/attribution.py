@@ -706,6 +706,10 @@ def _integrated_gradients(ev: _Evaluator, x0, x, *, n_steps, tolerance, atol, ma
             why = (f"the model runs in {str(x.dtype).replace('torch.', '')}, whose rounding of F (~{noise:.2g} "
                    f"per interval here) is larger than what is left to refine; load it in float32 for "
                    f"attributions that add up")
+        if ev.model.is_moe:  # what no number of evaluations fixes
+            why += (f". {ev.model.name} is a mixture of experts: where a token's routing to its top experts "
+                    f"switches along the path, F jumps, and no gradient sees a jump, so the attributions cannot "
+                    f"add up to F(x) - F(baseline) on such a model; they integrate the smooth part")
         warnings.warn(
             f"integrated gradients did not converge: the attributions sum to {float(scores.sum()):.4g} but "
             f"F(x) - F(baseline) = {f_x - f_b:.4g} (completeness error {delta:.3g}, tolerance {tol:.3g}); "

@@ -11,7 +11,7 @@ bias term (LayerNorm) and the LM head's bias (if any):
 
 where ``N(c) = w * c / s`` (RMSNorm; Gemma's ``(1 + w)``) or ``w * (c - mean c) / s``
 (LayerNorm, the centering applied to each component). Families whose attention output
-passes through its own norm before the residual (Gemma 2/3 "sandwich" norms) get that
+passes through its own norm before the residual (Gemma 2/3 "sandwich" norms, OLMo 2) get that
 norm's scale frozen too, so heads still add up.
 
 Contributions are to the logit *before* any final soft-capping (Gemma 2): the cap is not
@@ -135,7 +135,7 @@ def direct_logit_attribution(model: Model, text: str, target: Union[str, int, tu
 
     sandwich_pre: dict[int, torch.Tensor] = {}
     layers = model.family.layers(model.base)
-    sandwich = hasattr(layers[0], "pre_feedforward_layernorm")
+    sandwich = hasattr(layers[0], "post_feedforward_layernorm")  # Gemma 2/3, OLMo 2: norms on the outputs
     handles = []
     if sandwich:  # the input of each post-attention norm: the raw attention output
         for l, block in enumerate(layers):

@@ -51,7 +51,8 @@ _HIST_BINS = 64  # a multiple of 4: the doubling merge keeps bins aligned on 0
 # --------------------------------------------------------------------------------------
 
 def _post_site(model: Model, layer: int):
-    return model._sites[f"blocks.{layer}.mlp.hook_post"]
+    # resolve: a mixture of experts' sparse layer gets an error saying why it has no neurons
+    return model._sites[model.resolve(f"blocks.{layer}.mlp.hook_post")]
 
 
 def d_mlp(model: Model, layer: int = 0) -> int:
@@ -493,7 +494,14 @@ def _top_neurons_ids(model: Model, ids: list[int], position, layer, k) -> list[N
         raise ValueError(f"position {position} is out of range: the text has {len(ids)} tokens")
     if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ValueError(f"k must be a positive int, got {k!r}")
-    layers = list(range(model.n_layers)) if layer is None else [_check_layer(model, layer)]
+    if layer is None:  # every layer with neurons (a mixture of experts' dense ones only)
+        layers = [l for l in range(model.n_layers) if f"blocks.{l}.mlp.hook_post" in model._sites]
+        if not layers:
+            raise ValueError(f"{model.name} is a mixture of experts in every layer: each token runs through its "
+                             f"own experts' neurons, so there is no neuron layer (mlp.hook_post) to rank; its "
+                             f"MLP layers' outputs are hook_mlp_out")
+    else:
+        layers = [_check_layer(model, layer)]
     acts = _mlp_post(model, [ids], layers)
     pos = int(position) % len(ids)
     hits: list[NeuronHit] = []

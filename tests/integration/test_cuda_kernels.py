@@ -180,10 +180,12 @@ def test_encoder_heads_on_cuda():
         assert aa.readout == ab.readout and aa.kl == pytest.approx(ab.kl, rel=1e-2, abs=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["gpt_neo", "opt", "phi"])
+@pytest.mark.parametrize("kind", ["gpt_neo", "opt", "phi", "gptj", "olmo2", "gpt_bigcode", "starcoder2"])
 def test_more_causal_families_on_cuda(kind):
-    """GPT-Neo (its own attention with the pattern hook), OPT (flattened MLP positions) and
-    Phi (parallel blocks) on the GPU agree with the CPU: attribution, patterns, patching."""
+    """GPT-Neo and GPT-J (their own attention with the pattern hook), OPT (flattened MLP
+    positions), Phi (parallel blocks), OLMo 2 (norms on the outputs), GPT-BigCode
+    (multi-query) and StarCoder 2 on the GPU agree with the CPU: attribution, patterns,
+    patching."""
     import sys
     from pathlib import Path
 

@@ -1,11 +1,14 @@
 """Attribution kernels against independent computations on tiny models."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
 import interp_widgets as iw
 from interp_widgets.kernels.attribution import IGConvergenceWarning, baseline_token
+from tiny_models import is_moe
 
 PROMPT = "The quick brown fox jumps over the lazy"
 
@@ -63,10 +66,27 @@ def test_occlusion_matches_explicit_reruns(tiny_causal):
 @pytest.mark.parametrize("baseline", ["space", "noise"])
 def test_ig_completeness_at_64_steps(tiny_causal, baseline):
     m = tiny_causal
-    if baseline == "noise":  # a user tensor: the embeddings plus Gaussian noise at their scale (seeded)
+    # 64 even steps; a noisy path (below) is the adaptive integrator's. The warning's
+    # threshold is the 1% asked for.
+    steps = dict(n_steps=64, tolerance=0.01, atol=0)
+    if baseline == "noise":  # a user tensor: the embeddings plus Gaussian noise (seeded), 3x their scale
         x = m.embed(m.to_tokens(PROMPT))[0].detach()
-        baseline = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * x.std()
-    a = iw.attribute(m, PROMPT, target=" dog", n_steps=64, baseline=baseline)
+        for seed in range(5):  # the first draw whose target logit moves enough to test something
+            baseline = x + 3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)) * x.std()
+            if abs(_logit(m, x, _target_id(m)) - _logit(m, baseline, _target_id(m))) > 0.1:
+                break
+        steps = dict(tolerance=0.01, atol=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        a = iw.attribute(m, PROMPT, target=" dog", baseline=baseline, **steps)
+    if is_moe(m.config):
+        # routing switches make F jump along the path, and no gradient sees a jump: where
+        # completeness fails, the warning must say that this is the cause
+        fx_fb = float(a.target_value[0] - a.baseline_value[0])
+        if abs(a.delta[0]) > 0.01 * abs(fx_fb):
+            assert any("mixture of experts" in str(w.message) for w in caught)
+        return
+    assert not [w for w in caught if issubclass(w.category, IGConvergenceWarning)]
     fx_fb = float(a.target_value[0] - a.baseline_value[0])
     assert abs(fx_fb) > 0.05
     assert abs(a.scores.sum() - fx_fb) <= 0.01 * abs(fx_fb)
@@ -245,8 +265,15 @@ def test_ig_per_token_matches_a_hand_riemann_sum(tiny_causal):
     ref = ((x - base) * grads / n).sum(-1).numpy()
     # 1% and no absolute floor: these tiny models' spans (~0.4) are near the default floor
     # of 0.02, and OPT's ReLU path takes refinement to reach 1% per token
-    a = iw.attribute(m, PROMPT, target=" dog", tolerance=0.01, atol=0)
-    assert a.n_evals < (80 if m.config.model_type == "opt" else 50)
+    if is_moe(m.config):
+        # routing switches make F jump along the path: the integrator refines around each jump
+        # to its budget, and each token still gets the integral of its gradient
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", IGConvergenceWarning)
+            a = iw.attribute(m, PROMPT, target=" dog", tolerance=0.01, atol=0, max_evals=300)
+    else:
+        a = iw.attribute(m, PROMPT, target=" dog", tolerance=0.01, atol=0)
+        assert a.n_evals < (80 if m.config.model_type == "opt" else 50)
     np.testing.assert_allclose(a.scores, ref, atol=0.01 * np.abs(ref).max())
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import interp_widgets as iw
-from tiny_models import build_tiny
+from tiny_models import ALL, EAGER_ONLY, build_tiny, dense_mlp_layers, is_parallel
 
 TEXT = "When Mary and John went to the store, John gave"
 
@@ -69,7 +69,7 @@ def test_residual_stream_decomposes(tiny_model):
                 ref = m.hf(m.to_tokens(TEXT), output_hidden_states=True).hidden_states
                 torch.testing.assert_close(g("hook_normalized_resid_post"), ref[-1], **tol)
                 torch.testing.assert_close(got["blocks.0.hook_resid_pre"], ref[0], **tol)
-        elif name in ("gpt_neox", "phi") and (name == "phi" or m.config.use_parallel_residual):
+        elif is_parallel(m.config):
             assert f"blocks.{layer}.hook_resid_mid" not in got
             torch.testing.assert_close(g("hook_resid_post"), g("hook_resid_pre") + g("hook_attn_out") + g("hook_mlp_out"), **tol)
         else:
@@ -84,7 +84,7 @@ def test_residual_stream_decomposes(tiny_model):
 def test_pattern_matches_hf_eager(tiny_tokenizer):
     """Our attention function (switched in for pattern hooks) gives the patterns HF's own
     eager attention returns, and the same logits as the model's sdpa run."""
-    for kind in ("llama", "gemma2", "mistral", "gemma3", "gpt2", "gpt_neox", "gpt_neo", "phi", "opt", "bert", "distilbert"):
+    for kind in ALL:
         m = build_tiny(kind, tiny_tokenizer, attn_implementation="eager")
         ids = m.to_tokens(TEXT)
         ref = m.hf(ids, output_attentions=True)
@@ -96,7 +96,7 @@ def test_pattern_matches_hf_eager(tiny_tokenizer):
         with m2.hooks([("blocks.0.attn.hook_pattern", lambda t, n: t)]):
             hooked = m2(ids)
         torch.testing.assert_close(hooked, plain, atol=1e-4, rtol=1e-4)
-        assert m2.config._attn_implementation == ("eager" if kind in ("gemma2", "gemma3", "gpt_neo") else "sdpa")
+        assert m2.config._attn_implementation == ("eager" if kind in EAGER_ONLY else "sdpa")
 
 
 def test_written_pattern_feeds_the_values(tiny_causal):
@@ -163,7 +163,7 @@ def test_write_resid_mid_reaches_the_skip_connection(tiny_model):
     m = tiny_model
     name = "blocks.1.hook_resid_mid"
     if name not in m.hook_names:  # parallel attention and MLP: there is no resid_mid
-        assert m.config.model_type in ("gpt_neox", "phi")
+        assert is_parallel(m.config)
         return
     a, b = m.to_tokens("John gave a drink to Mary"), m.to_tokens("Mary gave a drink to John")
     got, out_b = _read(m, [name], b)
@@ -223,13 +223,23 @@ def test_write_head_z_equals_weight_edit(tiny_causal):
 
 def test_mlp_post_feeds_down_projection(tiny_causal):
     m = tiny_causal
-    got, _ = _read(m, ["blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out"], m.to_tokens(TEXT))
-    down = m._sites["blocks.0.mlp.hook_post"].module
-    if hasattr(m._layers[0], "post_feedforward_layernorm"):  # Gemma 2/3: sandwich norm after the MLP
-        expected = m._layers[0].post_feedforward_layernorm(down(got["blocks.0.mlp.hook_post"]))
+    dense = dense_mlp_layers(m.config)
+    for l in range(m.n_layers):  # neurons exactly on the dense MLP layers; a sparse one says why not
+        assert (f"blocks.{l}.mlp.hook_post" in m.hook_names) == (l in dense)
+        if l not in dense:
+            with pytest.raises(ValueError, match=f"layer {l} of .* is a mixture of experts"):
+                iw.run_with_cache(m, TEXT, [f"blocks.{l}.mlp.hook_post"])
+    if not dense:
+        return
+    post, out = f"blocks.{dense[0]}.mlp.hook_post", f"blocks.{dense[0]}.hook_mlp_out"
+    got, _ = _read(m, [post, out], m.to_tokens(TEXT))
+    down = m._sites[post].module
+    block = m._layers[dense[0]]
+    if hasattr(block, "post_feedforward_layernorm"):  # Gemma 2/3, OLMo 2: a norm after the MLP
+        expected = block.post_feedforward_layernorm(down(got[post]))
     else:
-        expected = down(got["blocks.0.mlp.hook_post"])
-    torch.testing.assert_close(expected, got["blocks.0.hook_mlp_out"], atol=1e-5, rtol=1e-5)
+        expected = down(got[post])
+    torch.testing.assert_close(expected, got[out], atol=1e-5, rtol=1e-5)
 
 
 def test_hooks_removed_also_on_error(tiny_causal):
@@ -352,17 +362,18 @@ def test_read_activations_matches_cache_and_stops_early(tiny_causal):
     text = "The quick brown fox jumps"
     ids = m.to_tokens(text)
     last_name = f"blocks.{m.n_layers - 1}.hook_resid_post"
-    cache = iw.run_with_cache(m, text, ["blocks.0.mlp.hook_post", last_name])
+    first = f"blocks.{dense_mlp_layers(m.config)[0]}.mlp.hook_post" if dense_mlp_layers(m.config) else "blocks.0.hook_mlp_out"
+    cache = iw.run_with_cache(m, text, [first, last_name])
     ran = []
     handle = m.family.layers(m.base)[-1].register_forward_hook(lambda *a: ran.append(1))
     try:
-        early = m.read_activations(["blocks.0.mlp.hook_post"], ids)
+        early = m.read_activations([first], ids)
         assert not ran  # the last block never ran
-        both = m.read_activations(["blocks.0.mlp.hook_post", "blocks.-1.hook_resid_post"], ids)
+        both = m.read_activations([first, "blocks.-1.hook_resid_post"], ids)
         assert len(ran) == 1
     finally:
         handle.remove()
-    torch.testing.assert_close(early["blocks.0.mlp.hook_post"].float(), cache["blocks.0.mlp.hook_post"].float())
+    torch.testing.assert_close(early[first].float(), cache[first].float())
     torch.testing.assert_close(both["blocks.-1.hook_resid_post"].float(), cache[last_name].float())
     # (no hook of ours is left: the autouse guard in conftest.py checks it after every test)
 
@@ -380,15 +391,13 @@ def test_ln_final_normalized_is_transformerlens_s(tiny_model):
     last = f"blocks.{m.n_layers - 1}.hook_resid_post"
     got, out = _read(m, [last, "ln_final.hook_normalized", "ln_final.hook_out"], ids)
     x = got[last].double()
-    if isinstance(norm, torch.nn.LayerNorm):  # GPT-2, NeoX
+    if "RMS" not in type(norm).__name__:  # LayerNorms: GPT-2, NeoX, OLMo's (no weight, eps 1e-5 in its code)
         x = x - x.mean(-1, keepdim=True)
-        eps = norm.eps
-    else:
-        eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", None))
+    eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-5))
     want = x / (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()  # written out by hand
     tol = dict(atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(got["ln_final.hook_normalized"].double(), want, **tol)
-    w = norm.weight.double()
+    w = norm.weight.double() if getattr(norm, "weight", None) is not None else torch.ones(1, dtype=torch.float64)
     scale = 1 + w if "Gemma" in type(norm).__name__ else w
     bias = norm.bias.double() if getattr(norm, "bias", None) is not None else 0.0
     torch.testing.assert_close(got["ln_final.hook_out"].double(), want * scale + bias, **tol)

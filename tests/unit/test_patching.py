@@ -83,7 +83,9 @@ def test_exact_patching_matches_hand_written_hooks(tiny_causal, site):
     r = iw.patch(m, CLEAN, CORRUPT, METRIC, site=site, progress=False, batch_size=5)
     want = _by_hand(m, site, "each")
     assert r.values.shape == want.shape == (m.n_layers, len(r.clean_tokens))
-    np.testing.assert_allclose(r.values, want, atol=1e-4)
+    # (rtol: a mixture of experts sums its experts' outputs in an order that depends on the
+    # batch's routing, float32 noise that the normalisation can scale up)
+    np.testing.assert_allclose(r.values, want, atol=1e-4, rtol=1e-5)
     assert np.abs(want).max() > 0.05  # the test has something to compare
     assert not our_hooks(m)
     assert all(type(x).__name__ != "_Skip" for x in _hf_layers(m))
