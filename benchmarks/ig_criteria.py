@@ -68,11 +68,22 @@ class Cache:
             self.nodes[0.0] = (float(self.ev.values(self.x0[None])[0]), None)
 
 
-def integrate(cache: Cache, *, tolerance, atol, max_evals, crit="abs", k=None, n_init=8, gl0=True):
+_TRAP_T, _TRAP_W = np.array([0.0, 1.0]), np.array([0.5, 0.5])
+_GL2_T, _GL2_W = np.polynomial.legendre.leggauss(2)
+_GL2_T, _GL2_W = (_GL2_T + 1) / 2, _GL2_W / 2
+
+
+def integrate(cache: Cache, *, tolerance, atol, max_evals, crit="abs", k=None, n_init=8, gl0=True, quad_rule="simpson"):
+    """quad_rule: "simpson" (ours: 2 new gradient evaluations per split) or "trap" (the
+    trapezoid rule on each interval: 1 per split; 2-node Gauss-Legendre on the interval at
+    the baseline, where only F is evaluated)."""
     used = set()
 
     def rule(a, b):
-        t, w = (A._GL_T, A._GL_W) if (a == 0.0 and gl0) else (A._SIMPSON_T, A._SIMPSON_W)
+        if quad_rule == "trap":
+            t, w = (_GL2_T, _GL2_W) if a == 0.0 else (_TRAP_T, _TRAP_W)
+        else:
+            t, w = (A._GL_T, A._GL_W) if (a == 0.0 and gl0) else (A._SIMPSON_T, A._SIMPSON_W)
         return [a + (b - a) * float(ti) for ti in t], [(b - a) * float(wi) for wi in w]
 
     def need(ivs):
@@ -211,6 +222,8 @@ def main():
     ap.add_argument("--device", default="auto")
     ap.add_argument("--out", default=None)
     ap.add_argument("--only", default=None)
+    ap.add_argument("--rules", default=None, help="comma-separated substrings of rule names to run")
+    ap.add_argument("--ref-tol", type=float, default=0.001)
     ap.add_argument("--baselines", action="store_true", help="survey baselines instead of stopping rules")
     args = ap.parse_args()
     model = iw.load_model(device=args.device)
@@ -229,7 +242,13 @@ def main():
         "signed+abs3 n4": dict(crit="both", k=3, n_init=4),
         "signed+abs2 n4": dict(crit="both", k=2, n_init=4),
         "signed+abs2 n16": dict(crit="both", k=2, n_init=16),
+        "trap abs n8": dict(crit="abs", quad_rule="trap"),
+        "trap abs n16": dict(crit="abs", n_init=16, quad_rule="trap"),
+        "trap abs n32": dict(crit="abs", n_init=32, quad_rule="trap"),
+        "trap signed+abs2 n16": dict(crit="both", k=2, n_init=16, quad_rule="trap"),
     }
+    if args.rules:
+        rules = {k: v for k, v in rules.items() if any(r in k for r in args.rules.split(","))}
     results = []
     for name, text in prompts(tok):
         if args.only and name not in args.only.split(","):
@@ -245,7 +264,7 @@ def main():
         x0 = A.baseline_embeddings(model, ids.to(model.device), "eos", True)
         cache = Cache(ev, x0, x - x0)
         t0 = time.time()
-        ref, rdelta, rtol, revals, rtotal = integrate(cache, tolerance=0.001, atol=0.0, max_evals=6000)
+        ref, rdelta, rtol, revals, rtotal = integrate(cache, tolerance=args.ref_tol, atol=0.0, max_evals=6000)
         tref = time.time() - t0
         span = cache.nodes[1.0][0] - cache.nodes[0.0][0]
         fs = [cache.nodes[a][0] for a in sorted(cache.nodes)]

@@ -53,6 +53,9 @@ class _Site:
         output by ``new - resid_pre``, so that the new value reaches both the MLP and the
         skip connection. (A pre-hook on the MLP's norm would read the same value, but HF
         keeps its own reference for the skip, so a write there reached the MLP only.)
+    scale: what the block multiplies the module's output by before adding it to the residual
+        stream (Granite's residual_multiplier): "out" and "resid_mid" show and take the
+        scaled value, what the residual stream receives.
     """
 
     module: nn.Module
@@ -60,6 +63,7 @@ class _Site:
     heads: int = 0
     flat_in: Optional[nn.Module] = None
     block: Optional[nn.Module] = None
+    scale: float = 1.0  # "out"/"resid_mid": the block multiplies the module's output by this (Granite)
 
 
 @dataclass
@@ -83,16 +87,18 @@ def _llama_sites(block, n_heads):
     # attention and MLP reading the same input in parallel (StableLM's option, Cohere): no resid_mid
     parallel = bool(getattr(block, "use_parallel_residual", False)) or (
         not post and getattr(block, "post_attention_layernorm", None) is None)
+    k = float(getattr(block, "residual_multiplier", 1.0))  # Granite scales both branches
     sites = {
         "hook_resid_pre": _Site(block, "in"),
         "attn.hook_pattern": _Site(attn, "pattern"),
         "attn.hook_z": _Site(attn.o_proj, "in", heads=n_heads),
-        "hook_attn_out": _Site(block.post_attention_layernorm if post else attn, "out"),
-        "hook_mlp_out": _Site(block.post_feedforward_layernorm if post else mlp, "out"),
+        "hook_attn_out": _Site(block.post_attention_layernorm if post else attn, "out", scale=k),
+        "hook_mlp_out": _Site(block.post_feedforward_layernorm if post else mlp, "out", scale=k),
         "hook_resid_post": _Site(block, "out"),
     }
     if not parallel:
-        sites["hook_resid_mid"] = _Site(block.post_attention_layernorm if post else attn, "resid_mid", block=block)
+        sites["hook_resid_mid"] = _Site(block.post_attention_layernorm if post else attn, "resid_mid", block=block,
+                                        scale=k)
     # the neurons: the input of the MLP's output projection (StarCoder 2 calls it c_proj); a
     # mixture of experts has none shared by every token, so no mlp.hook_post (a dense layer
     # among sparse ones, as in Qwen-MoE's mlp_only_layers, keeps it)
@@ -246,8 +252,8 @@ FAMILIES = [
     _Family(
         name="llama",
         model_types=("llama", "mistral", "qwen2", "qwen3", "smollm3", "gemma", "gemma2",
-                     "gemma3_text", "phi3", "olmo", "olmo2", "stablelm", "starcoder2",
-                     "mixtral", "qwen2_moe", "olmoe"),
+                     "gemma3_text", "phi3", "olmo", "olmo2", "stablelm", "starcoder2", "granite",
+                     "cohere", "mixtral", "qwen2_moe", "olmoe"),
         causal=True,
         base=_base("model"),
         embed=lambda b: b.embed_tokens,
@@ -534,6 +540,16 @@ class Model:
     @property
     def unembed(self) -> Optional[nn.Module]:
         return self.hf.get_output_embeddings() if self.is_causal else None
+
+    @property
+    def logit_scale(self) -> float:
+        """What the model multiplies its LM head's output by: Cohere's ``logit_scale``,
+        Granite's ``1 / logits_scaling``; 1 elsewhere."""
+        if not self.is_causal:
+            return 1.0
+        if self.config.model_type == "cohere":
+            return float(getattr(self.config, "logit_scale", 1.0) or 1.0)
+        return 1.0 / float(getattr(self.config, "logits_scaling", 1.0) or 1.0)
 
     @property
     def is_moe(self) -> bool:
@@ -829,11 +845,11 @@ class Model:
                         site.module._attn = functools.partial(_neo_attn, site.module)
                         neo_modules.append(site.module)
                 elif site.where == "out":
-                    handles.append(site.module.register_forward_hook(_out_hook(name, fn)))
+                    handles.append(site.module.register_forward_hook(_out_hook(name, fn, site.scale)))
                 elif site.where == "resid_mid":
                     box: dict = {}
                     handles.append(site.block.register_forward_pre_hook(_keep_input(box), with_kwargs=True))
-                    handles.append(site.module.register_forward_hook(_resid_mid_hook(name, fn, box)))
+                    handles.append(site.module.register_forward_hook(_resid_mid_hook(name, fn, box, site.scale)))
                 elif site.where == "normalized":
                     handles.append(site.module.register_forward_hook(_normalized_hook(name, fn), with_kwargs=True))
                 else:
@@ -905,6 +921,8 @@ class Model:
                                  f"for checkpoints that have one)")
             return self.mlm_head(hidden)
         logits = self.unembed(hidden)
+        if self.logit_scale != 1.0:
+            logits = logits * self.logit_scale
         cap = getattr(self.config, "final_logit_softcapping", None)
         if cap:
             logits = torch.tanh(logits / cap) * cap
@@ -1000,12 +1018,12 @@ class _StopForward(Exception):
     """Raised by :meth:`Model.read_activations`' hook once everything asked for was read."""
 
 
-def _out_hook(name, fn):
+def _out_hook(name, fn, scale=1.0):
     def hook(module, args, output):
         t = output[0] if isinstance(output, tuple) else output
-        new = fn(t, name)
+        new = fn(t * scale if scale != 1.0 else t, name)
         if new is not None:
-            return _replace_first(output, new)
+            return _replace_first(output, new / scale if scale != 1.0 else new)
     return hook
 
 
@@ -1024,14 +1042,15 @@ def _unflattened(fn, box):
     return wrapped
 
 
-def _resid_mid_hook(name, fn, box):
-    """On the attention branch's last module: resid_mid = the block's input + this output."""
+def _resid_mid_hook(name, fn, box, scale=1.0):
+    """On the attention branch's last module: resid_mid = the block's input + this output
+    (times the block's residual multiplier, if any)."""
     def hook(module, args, output):
         pre = box["x"]
         branch = output[0] if isinstance(output, tuple) else output
-        new = fn(pre + branch, name)
+        new = fn(pre + branch * scale if scale != 1.0 else pre + branch, name)
         if new is not None:
-            return _replace_first(output, new - pre)
+            return _replace_first(output, (new - pre) / scale if scale != 1.0 else new - pre)
     return hook
 
 

@@ -131,7 +131,7 @@ def _configs(vocab: int):
 
 CAUSAL = ["llama", "qwen2", "gemma2", "mistral", "gemma3", "gpt2", "gpt_neox", "gpt_neox_seq", "gpt_neo", "phi", "opt",
           "olmo2", "gptj", "stablelm", "stablelm_par", "starcoder2", "gpt_bigcode", "mixtral", "qwen2_moe", "olmoe",
-          "qwen3", "phi3", "olmo", "smollm3", "gemma"]
+          "qwen3", "phi3", "olmo", "smollm3", "gemma", "granite", "cohere"]
 ENCODERS = ENCODER_KINDS = ["bert", "distilbert"]
 if os.environ.get("IW_TINY_FAMILIES"):  # e.g. IW_TINY_FAMILIES=olmo2,gptj: run the generic suite on these
     CAUSAL = [k for k in os.environ["IW_TINY_FAMILIES"].split(",") if k not in ENCODERS]

@@ -86,7 +86,13 @@ def _head_outputs(proj: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, Optio
 
 
 def _direction(model: Model, target) -> tuple[torch.Tensor, float, str]:
-    """Unembedding direction ``[d_model]``, LM-head bias term, and a label."""
+    """Unembedding direction ``[d_model]``, LM-head bias term, and a label (both times the
+    model's logit scale: Cohere, Granite)."""
+    d, bias, label = _unscaled_direction(model, target)
+    return d * model.logit_scale, bias * model.logit_scale, label
+
+
+def _unscaled_direction(model: Model, target) -> tuple[torch.Tensor, float, str]:
     W = model.unembed.weight
     b = getattr(model.unembed, "bias", None)
     if isinstance(target, (tuple, list)):
@@ -165,6 +171,9 @@ def direct_logit_attribution(model: Model, text: str, target: Union[str, int, tu
     for l in range(L):
         proj = model._sites[f"blocks.{l}.attn.hook_z"].module
         outs, b = _head_outputs(proj, got[f"blocks.{l}.attn.hook_z"])
+        k = model._sites[f"blocks.{l}.hook_attn_out"].scale  # Granite's residual multiplier
+        if k != 1.0:
+            outs, b = outs * k, None if b is None else b * k
         if sandwich:
             post = _freeze_norm(layers[l].post_attention_layernorm, sandwich_pre[l])
             outs = torch.stack([post.linear(o) for o in outs])

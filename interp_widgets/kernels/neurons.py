@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..model import Model
+from ..model import Model, _norm_kind
 from ..results import NeuronActivations, NeuronExample, NeuronHit, NeuronSource
 
 __all__ = ["neuron", "top_neurons", "logit_effects", "output_direction", "d_mlp"]
@@ -90,17 +90,7 @@ def logit_effects(model: Model, layer: int, index: int, k: int = 10):
     if direction is None or unembed is None or not model.is_causal:
         return [], []
     with torch.no_grad():
-        d = direction.float()
-        norm = model.family.final_norm(model.base) if model.family.final_norm else None
-        if isinstance(norm, nn.LayerNorm):
-            d = d - d.mean()
-            if norm.weight is not None:
-                d = d * norm.weight.float()
-        elif norm is not None:
-            # RMS-style norms: their elementwise scale is what they do to a vector of ones
-            # (this also covers Gemma's ``1 + weight``).
-            ones = torch.ones(1, d.shape[0], device=direction.device, dtype=direction.dtype)
-            d = d * norm(ones)[0].float()
+        d = through_final_norm(model, direction.float() * model._sites[f"blocks.{layer % model.n_layers}.hook_mlp_out"].scale)
         effects = unembed.weight.float() @ d.to(unembed.weight.device)
         k = min(k, effects.shape[0])
         top = torch.topk(effects, k)
@@ -109,6 +99,23 @@ def logit_effects(model: Model, layer: int, index: int, k: int = 10):
     promoted = list(zip(pieces(top.indices.tolist()), [float(v) for v in top.values]))
     suppressed = list(zip(pieces(bottom.indices.tolist()), [float(-v) for v in bottom.values]))
     return promoted, suppressed
+
+
+def through_final_norm(model: Model, d: torch.Tensor) -> torch.Tensor:
+    """Residual-stream directions ``[..., d_model]`` through the final norm's elementwise part
+    (a LayerNorm centres them first: centring is linear) and the model's logit scale
+    (Cohere, Granite): what ``W_U`` then turns into direct logit effects."""
+    norm = model.family.final_norm(model.base) if model.family.final_norm else None
+    if norm is not None and _norm_kind(norm) == "layer":
+        d = d - d.mean(-1, keepdim=True)
+        if getattr(norm, "weight", None) is not None:  # (OLMo's LayerNorm has none)
+            d = d * norm.weight.float()
+    elif norm is not None:
+        # RMS-style norms: their elementwise scale is what they do to a vector of ones
+        # (this also covers Gemma's ``1 + weight``).
+        ones = torch.ones(1, d.shape[-1], device=d.device, dtype=model.dtype)
+        d = d * norm(ones)[0].float()
+    return d * model.logit_scale
 
 
 def _check_layer(model: Model, layer) -> int:

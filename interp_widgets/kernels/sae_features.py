@@ -49,7 +49,7 @@ from ..model import Model
 from ..results.sae import SAEFeatures, SAESource
 from ..sae import SAE
 from ._progress import ticker
-from .neurons import _batches, _pad, _tokenize
+from .neurons import _batches, _pad, _tokenize, through_final_norm
 
 __all__ = ["sae_features", "feature_activations", "decoder_logits", "vocab_strings"]
 
@@ -123,7 +123,8 @@ def _directions(model: Model, hook: str, W_dec: torch.Tensor) -> Optional[torch.
         if site.where != "in":
             return None
         w = site.module.weight.detach().float()  # nn.Linear: [out, in]; GPT-2 Conv1D: [in, out]
-        return W_dec @ (w.T if isinstance(site.module, nn.Linear) else w)
+        k = model._sites[hook.replace("mlp.hook_post", "hook_mlp_out")].scale  # Granite's residual multiplier
+        return W_dec @ (w.T if isinstance(site.module, nn.Linear) else w) * k
     if W_dec.shape[-1] != model.d_model or hook.endswith(("hook_z", "hook_pattern")):
         return None
     return W_dec
@@ -140,15 +141,7 @@ def _logit_matrix(model: Model, hook: str, W_dec: torch.Tensor) -> Optional[torc
     d = _directions(model, hook, W_dec.to(W_U.device).float())
     if d is None:
         return None
-    norm = model.family.final_norm(model.base) if model.family.final_norm else None
-    if isinstance(norm, nn.LayerNorm):
-        d = d - d.mean(-1, keepdim=True)
-        if norm.weight is not None:
-            d = d * norm.weight.float()
-    elif norm is not None:
-        ones = torch.ones(1, d.shape[-1], device=W_U.device, dtype=W_U.dtype)
-        d = d * norm(ones)[0].float()
-    return d @ W_U.float().T
+    return through_final_norm(model, d) @ W_U.float().T
 
 
 def decoder_logits(model: Model, sae: SAE, feature: int, k: int = 10):

@@ -73,7 +73,7 @@ def test_ig_completeness_at_64_steps(tiny_causal, baseline):
         x = m.embed(m.to_tokens(PROMPT))[0].detach()
         for seed in range(5):  # the first draw whose target logit moves enough to test something
             baseline = x + 3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)) * x.std()
-            if abs(_logit(m, x, _target_id(m)) - _logit(m, baseline, _target_id(m))) > 0.1:
+            if abs(_logit(m, x, _target_id(m)) - _logit(m, baseline, _target_id(m))) > 0.05:
                 break
         steps = dict(tolerance=0.01, atol=0)
     with warnings.catch_warnings(record=True) as caught:
@@ -88,7 +88,7 @@ def test_ig_completeness_at_64_steps(tiny_causal, baseline):
         return
     assert not [w for w in caught if issubclass(w.category, IGConvergenceWarning)]
     fx_fb = float(a.target_value[0] - a.baseline_value[0])
-    assert abs(fx_fb) > 0.05
+    assert abs(fx_fb) > 0.02  # something to compare (Granite and Cohere scale their logits down)
     assert abs(a.scores.sum() - fx_fb) <= 0.01 * abs(fx_fb)
     assert abs(a.delta[0]) <= 0.01 * abs(fx_fb)
     # F(x) and F(baseline) are the model's own logits at the input and the baseline

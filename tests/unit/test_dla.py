@@ -13,13 +13,21 @@ TEXT = "When Mary and John went to the store, John gave a drink to"
 
 
 def _prenorm_logit(m, text, pos, tok):
-    """The target logit before any final soft-capping, from HF's own final hidden state."""
+    """The target logit before any final soft-capping, from HF's own final hidden state (and
+    the logit scale in the config: Cohere's logit_scale, Granite's 1 / logits_scaling); where
+    there is no soft-capping, HF's own logit too."""
     ids = m.to_tokens(text)
+    cfg = m.hf.config
+    scale = cfg.logit_scale if cfg.model_type == "cohere" else 1 / getattr(cfg, "logits_scaling", 1.0)
     with torch.no_grad():
-        h = m.hf(ids, output_hidden_states=True).hidden_states[-1][0, pos]
+        out = m.hf(ids, output_hidden_states=True)
+        h = out.hidden_states[-1][0, pos]
         logit = h @ m.unembed.weight[tok]
         b = getattr(m.unembed, "bias", None)
-    return float(logit) + (0.0 if b is None else float(b[tok]))
+    logit = (float(logit) + (0.0 if b is None else float(b[tok]))) * scale
+    if not getattr(cfg, "final_logit_softcapping", None):
+        assert logit == pytest.approx(float(out.logits[0, pos, tok]), rel=1e-4, abs=1e-5)
+    return logit
 
 
 def test_parts_add_up_to_the_logit(tiny_causal):

@@ -168,6 +168,36 @@ def test_logit_effects_gpt2(tiny_gpt2):
     assert [v for _, v in r.promoted] == pytest.approx(torch.topk(eff, 3).values.tolist(), rel=1e-4, abs=1e-5)
 
 
+def test_logit_effects_every_family(tiny_model):
+    """On every causal family: W_U @ (the final norm's elementwise part of the neuron's output
+    direction, as it joins the residual stream), times the config's logit scale. The norm's
+    elementwise part is read off the HF norm module itself: norm(d) minus its bias, times d's
+    (centred, for a LayerNorm) root mean square. This is what caught OLMo's and Cohere's
+    LayerNorms (not nn.LayerNorm subclasses) being treated as RMS norms: zero effects."""
+    m = tiny_model
+    if not m.is_causal or _no_neurons(m):
+        return
+    r = neuron(m, TEXTS[:1], LAYER, INDEX, n_logits=5, progress=False)
+    site = m._sites[f"blocks.{LAYER}.mlp.hook_post"]
+    w = site.module.weight
+    d = (w[:, INDEX] if isinstance(site.module, torch.nn.Linear) else w[INDEX, :]).detach().double()
+    d = d * getattr(m._layers[LAYER], "residual_multiplier", 1.0)  # Granite
+    norm = m.family.final_norm(m.base)
+    layer_norm = "RMS" not in type(norm).__name__
+    c = d - d.mean() if layer_norm else d
+    eps = getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-5))
+    with torch.no_grad():
+        out = norm(d.float()[None])[0].double()
+    b = getattr(norm, "bias", None)
+    gain = (out - (b.double() if b is not None else 0)) * (c.pow(2).mean() + eps).sqrt()
+    cfg = m.hf.config
+    scale = cfg.logit_scale if cfg.model_type == "cohere" else 1 / getattr(cfg, "logits_scaling", 1.0)
+    eff = (m.unembed.weight.double() @ gain) * scale
+    top = torch.topk(eff, 5)
+    assert top.values.abs().max() > 1e-3  # something to compare
+    assert [v for _, v in r.promoted] == pytest.approx(top.values.tolist(), rel=1e-3, abs=1e-5)
+
+
 def test_encoder_has_no_logit_effects(tiny_tokenizer):
     bert = build_tiny("bert", tiny_tokenizer)
     r = neuron(bert, TEXTS[:2], 0, 3, progress=False)
