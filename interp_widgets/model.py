@@ -121,20 +121,6 @@ def _gpt2_sites(block, n_heads):
     }
 
 
-def _gpt_bigcode_sites(block, n_heads):
-    # SantaCoder / StarCoder 1: GPT-2's layout with multi-query attention
-    return {
-        "hook_resid_pre": _Site(block, "in"),
-        "attn.hook_pattern": _Site(block.attn, "pattern"),
-        "attn.hook_z": _Site(block.attn.c_proj, "in", heads=n_heads),
-        "hook_attn_out": _Site(block.attn, "out"),
-        "hook_resid_mid": _Site(block.attn, "resid_mid", block=block),
-        "mlp.hook_post": _Site(block.mlp.c_proj, "in"),
-        "hook_mlp_out": _Site(block.mlp, "out"),
-        "hook_resid_post": _Site(block, "out"),
-    }
-
-
 def _gptj_sites(block, n_heads):
     # GPT-J: attention and MLP read ln_1's output in parallel (no resid_mid); its attention
     # computes the pattern in its own eager _attn method, like GPT-Neo's
@@ -280,7 +266,7 @@ FAMILIES = [
         embed=lambda b: b.wte,
         layers=lambda b: b.h,
         final_norm=lambda b: b.ln_f,
-        block_sites=_gpt_bigcode_sites,
+        block_sites=_gpt2_sites,  # GPT-2's layout (multi-query attention inside)
         pos_embed=lambda b: b.wpe,
     ),
     _Family(
