@@ -155,6 +155,56 @@ def test_ig_adaptive_refines_a_sharp_path(tiny_tokenizer):
     assert starved.n_evals <= 12
 
 
+class _Separable:
+    """An evaluator for ``F(e) = f1(e1) + f2(e2) + e3`` (one number per token): integrated
+    gradients of a separable F along the straight path are exact per token, f_i(x_i) - f_i(x0_i).
+    f1 rises by ~2 near alpha = 0.3 and f2 falls by ~2 near alpha = 0.7, mirror images, so
+    their quadrature errors on mirrored intervals cancel in the total."""
+
+    def __init__(self, w=0.02):
+        from types import SimpleNamespace
+        self.w, self.batch, self.n_evals, self.progress = w, 8, 0, None
+        self.model = SimpleNamespace(is_moe=False, name="separable")
+
+    def f(self, e):  # e [..., 3] -> per-token values [..., 3]
+        return torch.stack([torch.tanh((e[..., 0] - 0.3) / self.w), -torch.tanh((e[..., 1] - 0.7) / self.w),
+                            e[..., 2]], -1)
+
+    def _metric(self, embeds):  # [n, pos=3, d=1] -> [n]
+        return self.f(embeds[..., 0]).sum(-1)
+
+    def values(self, embeds):
+        with torch.no_grad():
+            self._tick(len(embeds))
+            return self._metric(embeds).double()
+
+    def _tick(self, n):
+        self.n_evals += n
+
+
+def test_ig_stopping_rule_does_not_pass_on_cancelling_errors():
+    """The total completeness error alone can pass while every token is wrong: two sharp
+    transitions whose quadrature errors cancel. The integrator must also bound the interval
+    errors (root-sum-square), refining until each token is right."""
+    from interp_widgets.kernels.attribution import _integrated_gradients
+
+    x0 = torch.zeros(3, 1, dtype=torch.float64)
+    x = torch.ones(3, 1, dtype=torch.float64)
+    ev = _Separable()
+    exact = (ev.f(x[:, 0]) - ev.f(x0[:, 0])).numpy()
+    tol = 0.05 * abs(exact.sum()) + 0.02
+    # the premise: 8 initial intervals (20 evaluations) pass the total check, not the tokens
+    s, delta, *_ = _integrated_gradients(ev, x0, x, n_steps=20, tolerance=0.05, atol=0.02, max_evals=1024)
+    assert abs(delta) <= tol
+    assert np.abs(s - exact)[:2].min() > 5 * tol
+    ev = _Separable()
+    s, delta, fx, fb, info = _integrated_gradients(ev, x0, x, n_steps=None, tolerance=0.05, atol=0.02,
+                                                   max_evals=1024)
+    assert abs(delta) <= tol and info["error_rss"] <= tol
+    np.testing.assert_allclose(s, exact, atol=tol)
+    assert ev.n_evals < 300
+
+
 def test_targets_pair_callable_and_matrix(tiny_causal):
     m = tiny_causal
     a, b = " dog", " fox"
