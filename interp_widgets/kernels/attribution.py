@@ -134,7 +134,11 @@ def attribute(
             first.
         n_steps: fixed number of gradient evaluations (about ``n_steps / 2`` equal
             intervals, composite Simpson; no refinement). Default ``None``: adaptive.
-        tolerance: IG's completeness tolerance, relative to ``|F(x) - F(baseline)|``.
+        tolerance: IG's completeness tolerance, relative to ``|F(x) - F(baseline)|``: the
+            path is refined until the total completeness error and the root-sum-square of
+            its intervals' errors are both within it. Lower it for closer per-token scores
+            (on SmolLM2, 0.01 instead of 0.05: mean per-token error 2.5% instead of 5.6%, for
+            1.4x the evaluations).
         atol: absolute floor added to the tolerance. Default: 0.02 for token targets (logit
             scale); 0.001 when the targets are your own callables, whose scale may be that of a
             cosine or a probability (0.02 would be 7% of a 0.27 change in an embedding cosine).
