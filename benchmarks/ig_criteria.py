@@ -39,6 +39,8 @@ references at 0.1% tolerance (0.5% at 256 tokens, where the reference itself is 
   195); signed n8: 797 / 6.3% / 20%; signed+abs3: 739 / 4.1% / 8.8%; GL-50: 550 / 20% / 37%
   (10 of 11 outside the tolerance); GL-100: 1,100 / 9.7% / 32% (7 of 11 outside).
 - trapezoid rule, abs n8/n16/n32 at 256 tokens: 340-344 evaluations (Simpson's: 195).
+- initial intervals, rss n4 / n8 / n16: 97 / 93 / 91 evaluations at mill256, 139 / 135 / 131
+  at doc256 (same per-token error): the initial grid hardly matters.
 - a lower tolerance (numbers, mill64, doc128; references at 0.1%): rss at 5% 261 evaluations
   / mean 5.6% / worst 7.8%; at 2% 305 / 3.2% / 4.5%; at 1% 357 / 2.5% / 3.6%; abs at 5% 387 /
   2.3% / 3.4%; trapezoid abs at 5% 821 / 1.4% / 2.2%.
@@ -270,6 +272,8 @@ def main():
         "signed+abs3 n4": dict(crit="both", k=3, n_init=4),
         "signed+abs2 n4": dict(crit="both", k=2, n_init=4),
         "signed+abs2 n16": dict(crit="both", k=2, n_init=16),
+        "rss n4": dict(crit="rss", n_init=4),
+        "rss n16": dict(crit="rss", n_init=16),
         "rss2 n8": dict(crit="rss", k=2),
         "rss n8 tol 2%": dict(crit="rss", tolerance=0.02),
         "rss n8 tol 1%": dict(crit="rss", tolerance=0.01),
