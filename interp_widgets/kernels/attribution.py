@@ -682,13 +682,16 @@ def _integrated_gradients(ev: _Evaluator, x0, x, *, n_steps, tolerance, atol, ma
     # quadrature, and bisecting cannot reduce it. 0 for float32/float64 models.
     noise = _rounding_floor(x.dtype, max(abs(f_x), abs(f_b)))
 
+    def passes(total: float, sq: float) -> bool:  # the completeness error, its intervals' squares
+        return abs(total) <= tol and sq <= tol * tol
+
     budget_hit = False
     rounds = 1  # batches of new path points: what sets the time on a GPU
     while n_steps is None:
         errs = {iv: err(iv) for iv in sums}
         total = sum(errs.values())  # the completeness error of the whole path
         sq = sum(e * e for e in errs.values())
-        if abs(total) <= tol and sq <= tol * tol:
+        if passes(total, sq):
             break
         # split the worst intervals until what is left (a split interval counts as 0: a
         # smooth interval's error drops ~2^4 when halved) would pass both checks
@@ -700,7 +703,7 @@ def _integrated_gradients(ev: _Evaluator, x0, x, *, n_steps, tolerance, atol, ma
             break
         share = []
         for iv in worst[:room]:
-            if share and abs(total) <= tol and sq <= tol * tol:
+            if share and passes(total, sq):
                 break
             share.append(iv)
             total -= errs[iv]
@@ -735,8 +738,9 @@ def _integrated_gradients(ev: _Evaluator, x0, x, *, n_steps, tolerance, atol, ma
             f"{why}." + (" Leave n_steps unset (adaptive) or raise it." if n_steps is not None
                          else "" if noise else " Raise max_evals, or try another baseline."),
             IGConvergenceWarning, stacklevel=4)
-    info = {"intervals": len(sums), "tolerance": tol, "error_bound": sum(abs(err(iv)) for iv in sums),
-            "error_rss": sum(err(iv) ** 2 for iv in sums) ** 0.5,
+    final = [err(iv) for iv in sums]
+    info = {"intervals": len(sums), "tolerance": tol, "error_bound": sum(abs(e) for e in final),
+            "error_rss": sum(e * e for e in final) ** 0.5,
             "min_interval": min(b - a for a, b in sums), "rounds": rounds}
     return scores.float().cpu().numpy(), delta, f_x, f_b, info
 
